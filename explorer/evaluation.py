@@ -1,0 +1,204 @@
+"""Ranks, norm_ranks and metrics of the notebook's protocol, vectorised over all test users.
+
+For each test row (a held-out artist of a test user, in timestamp order):
+
+* ``ranks``: 1-based position of the artist in the user's full ranking of the train artists, after
+  removing the artists the user already has in train; empty (NaN) if the artist is not in train.
+* ``norm_ranks``: the same, but each found test artist is removed from the list before the next one
+  is looked up (so it is the rank minus the number of earlier found artists ranked above it).
+
+Ties in scores are broken by artist id (lower id first), the order of a stable sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from explorer.protocol import Split
+
+RECALL_KS: tuple[int, ...] = (5, 10, 25, 50, 500)
+NDCG_KS: tuple[int, ...] = (10, 50)
+COVERAGE_K = 10
+ROWS_PER_CHUNK = 1024  # test rows compared against their user's scores at a time
+
+
+def compute_ranks(
+    scores: np.ndarray,
+    seen: tuple[np.ndarray, np.ndarray],
+    test_rows: np.ndarray,
+    test_cols: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks and norm_ranks of the test rows.
+
+    Args:
+        scores: ``[num_users, num_items]`` scores; higher ranks first.
+        seen: ``(rows, cols)`` of the (user, item) pairs to remove from the ranking (train artists).
+        test_rows: Per test row, the user's row in ``scores``; rows of a user must be contiguous and
+            in the order they are looked up (timestamp order).
+        test_cols: Per test row, the artist's column in ``scores``, or -1 when it is not ranked.
+
+    Returns:
+        ``(ranks, norm_ranks)``, float arrays of shape ``[num_test_rows]`` with NaN where unranked.
+    """
+    masked = np.array(scores, dtype=np.float64, copy=True)
+    masked[seen] = -np.inf
+    ranks = np.full(len(test_rows), np.nan)
+    found = np.flatnonzero(test_cols >= 0)
+    columns = np.arange(masked.shape[1])
+    for start in range(0, len(found), ROWS_PER_CHUNK):
+        chunk = found[start : start + ROWS_PER_CHUNK]
+        rows, cols = test_rows[chunk], test_cols[chunk]
+        user_scores = masked[rows]
+        own = user_scores[np.arange(len(chunk)), cols][:, None]
+        above = (user_scores > own) | ((user_scores == own) & (columns[None, :] < cols[:, None]))
+        ranks[chunk] = above.sum(axis=1) + 1
+    return ranks, _norm_ranks(ranks, test_rows)
+
+
+def _norm_ranks(ranks: np.ndarray, test_rows: np.ndarray) -> np.ndarray:
+    """Each rank minus the number of earlier rows of the same user with a smaller rank."""
+    if len(ranks) == 0:
+        return ranks.copy()
+    starts = np.r_[0, np.flatnonzero(np.diff(test_rows)) + 1]
+    lengths = np.diff(np.r_[starts, len(ranks)])
+    group = np.repeat(np.arange(len(starts)), lengths)
+    position = np.arange(len(ranks)) - starts[group]
+    padded = np.full((len(starts), lengths.max()), np.inf)
+    padded[group, position] = np.where(np.isnan(ranks), np.inf, ranks)
+    earlier = np.tril(np.ones((padded.shape[1], padded.shape[1]), dtype=bool), k=-1)
+    below = (padded[:, None, :] < padded[:, :, None]) & earlier[None, :, :]  # [group, row, earlier]
+    return ranks - below.sum(axis=2)[group, position]
+
+
+def top_k(scores: np.ndarray, seen: tuple[np.ndarray, np.ndarray], k: int) -> np.ndarray:
+    """Columns of each user's ``k`` best items, best first, train artists removed. ``[num_users, k]``.
+
+    Ties are broken by column, as in :func:`compute_ranks`; where a user has fewer than ``k`` items
+    left, the list is padded with -1.
+    """
+    masked = np.array(scores, dtype=np.float64, copy=True)
+    masked[seen] = -np.inf
+    num_users, num_items = masked.shape
+    k = min(k, num_items)
+    if k == 0 or num_users == 0:
+        return np.empty((num_users, k), dtype=np.int64)
+    kth = -np.partition(-masked, k - 1, axis=1)[:, k - 1 : k]  # each user's k-th best score
+    above = masked > kth
+    tied = masked == kth
+    need = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))  # ties: lowest columns first
+    cols = np.nonzero(chosen)[1].reshape(num_users, k)
+    values = np.take_along_axis(masked, cols, axis=1)
+    order = np.lexsort((cols, -values), axis=1)
+    best = np.take_along_axis(cols, order, axis=1)
+    return np.where(np.take_along_axis(values, order, axis=1) == -np.inf, -1, best)
+
+
+def _rates(values: np.ndarray, ks: tuple[int, ...]) -> dict[str, float]:
+    filled = np.where(np.isnan(values), np.inf, values)
+    return {str(k): float((filled <= k).mean()) if len(values) else 0.0 for k in ks}
+
+
+def ndcg(ranks: np.ndarray, users: np.ndarray, k: int) -> float:
+    """Mean over users of DCG@k / ideal DCG@k; every test row of a user counts as relevant.
+
+    Args:
+        ranks: Per test row, its rank (NaN if unranked).
+        users: Per test row, its user (any labels).
+        k: Cut-off.
+    """
+    if len(ranks) == 0:
+        return 0.0
+    labels, group = np.unique(users, return_inverse=True)
+    gains = np.where(ranks <= k, 1.0 / np.log2(np.nan_to_num(ranks, nan=1.0) + 1.0), 0.0)
+    dcg = np.bincount(group, weights=gains, minlength=len(labels))
+    relevant = np.minimum(np.bincount(group, minlength=len(labels)), k)
+    ideal_prefix = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
+    return float((dcg / ideal_prefix[relevant]).mean())
+
+
+def metrics_of(ranks: np.ndarray, norm_ranks: np.ndarray, users: np.ndarray) -> dict:
+    """Recall@K (on ranks), HitRate@K (on norm_ranks), MRR (over rows with a norm_rank) and NDCG@K."""
+    has_rank = ~np.isnan(norm_ranks)
+    return {
+        "cases": len(ranks),
+        "recall": _rates(ranks, RECALL_KS),
+        "hit_rate": _rates(norm_ranks, RECALL_KS),
+        "mrr": float((1.0 / norm_ranks[has_rank]).mean()) if has_rank.any() else 0.0,
+        "mrr_cases": int(has_rank.sum()),
+        "ndcg": {str(k): ndcg(ranks, users, k) for k in NDCG_KS},
+    }
+
+
+def summarise(ranked: pd.DataFrame, top_lists: np.ndarray, num_items: int) -> dict:
+    """All metrics of one year from its ranks table (see :func:`evaluate`) and its top-10 lists."""
+    result = metrics_of(ranked["ranks"].to_numpy(), ranked["norm_ranks"].to_numpy(), ranked["user"].to_numpy())
+    for name, rows in (("warm", ~ranked["cold"]), ("cold", ranked["cold"])):
+        part = ranked[rows.to_numpy()]
+        result[name] = metrics_of(part["ranks"].to_numpy(), part["norm_ranks"].to_numpy(), part["user"].to_numpy())
+    covered = len(np.setdiff1d(np.unique(top_lists), [-1]))
+    result["coverage"] = {str(COVERAGE_K): covered / num_items if num_items else 0.0}
+    return result
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One model's evaluation on one split.
+
+    Attributes:
+        ranks: ``user, item, ranks, norm_ranks, test_year, cold`` per test row (notebook order).
+        metrics: The dictionary of :func:`summarise`.
+        top_items: ``[num_test_users, 10]`` artist ids of each test user's top-10 list.
+        test_users: Sorted ids of the test users (rows of ``top_items``).
+    """
+
+    ranks: pd.DataFrame
+    metrics: dict
+    top_items: np.ndarray
+    test_users: np.ndarray
+
+
+def evaluate(score: Callable[[np.ndarray], np.ndarray], split: Split) -> Evaluation:
+    """Evaluate a scoring function on a split, all test users at once.
+
+    Args:
+        score: Maps user ids ``[n]`` to scores ``[n, len(split.items)]`` over the split's catalogue
+            (a fitted model's ``score``).
+        split: The forward-chaining split.
+    """
+    test = split.test
+    users = np.unique(test["userID"].to_numpy())
+    scores = score(users)
+    train_users = split.train["userID"].to_numpy()
+    in_test = np.isin(train_users, users)
+    seen = (
+        np.searchsorted(users, train_users[in_test]),
+        np.searchsorted(split.items, split.train["artistID"].to_numpy()[in_test]),
+    )
+    test_rows = np.searchsorted(users, test["userID"].to_numpy())
+    artists = test["artistID"].to_numpy()
+    cols = np.searchsorted(split.items, artists)
+    known = cols < len(split.items)
+    known[known] = split.items[cols[known]] == artists[known]
+    ranks, norm_ranks = compute_ranks(scores, seen, test_rows, np.where(known, cols, -1))
+    ranked = pd.DataFrame(
+        {
+            "user": test["userID"].to_numpy(),
+            "item": artists,
+            "ranks": ranks,
+            "norm_ranks": norm_ranks,
+            "test_year": split.year,
+            "cold": np.isin(test["userID"].to_numpy(), split.cold_users()),
+        }
+    )
+    top = top_k(scores, seen, COVERAGE_K)
+    return Evaluation(
+        ranks=ranked,
+        metrics=summarise(ranked, top, len(split.items)),
+        top_items=np.where(top >= 0, split.items[np.maximum(top, 0)], -1) if len(split.items) else top,
+        test_users=users,
+    )

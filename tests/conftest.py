@@ -1,0 +1,38 @@
+"""Shared fixtures: the synthetic data set (always) and the real one (where LASTFM_DATA_DIR points)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from explorer.data import Dataset, load_dataset
+from explorer.synthetic import write_synthetic_dataset
+
+REAL_DATA_DIR = os.environ.get("LASTFM_DATA_DIR", "")
+has_real_data = bool(REAL_DATA_DIR) and (Path(REAL_DATA_DIR) / "user_artists.dat").is_file()
+needs_real_data = pytest.mark.skipif(not has_real_data, reason="LASTFM_DATA_DIR does not point at the data set")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or write the repository's cache/ (a test may still set its own)."""
+    os.environ["EXPLORER_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic_dataset(tmp_path_factory.mktemp("demo") / "hetrec2011-lastfm-2k")
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(demo_dir: Path) -> Dataset:
+    return load_dataset(demo_dir)
+
+
+@pytest.fixture(scope="session")
+def real_dataset() -> Dataset:
+    if not has_real_data:
+        pytest.skip("LASTFM_DATA_DIR does not point at the data set")
+    return load_dataset(REAL_DATA_DIR)

@@ -1,0 +1,161 @@
+"""The command line, run as a user runs it: ``python -m explorer …`` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from explorer.evaluation import metrics_of
+from tests.conftest import REAL_DATA_DIR, needs_real_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def explorer(*args: str, cache: Path | None = None, data: str | os.PathLike | None = None):
+    env = dict(os.environ)
+    if cache is not None:
+        env["EXPLORER_CACHE_DIR"] = str(cache)
+    if data is not None:
+        env["LASTFM_DATA_DIR"] = str(data)
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def assert_one_sentence_error(done: subprocess.CompletedProcess, *words: str) -> None:
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory) -> dict:
+    """JSON output and ranks files of popularity and CMF on the real data (three years)."""
+    if not REAL_DATA_DIR:
+        pytest.skip("LASTFM_DATA_DIR does not point at the data set")
+    cache, out = tmp_path_factory.mktemp("cli-cache"), tmp_path_factory.mktemp("cli-out")
+    found = {}
+    for model in ("popularity", "cmf"):
+        done = explorer(
+            "evaluate",
+            "--model",
+            model,
+            "--json",
+            "--ranks-out",
+            str(out / f"{model}.csv"),
+            cache=cache,
+            data=REAL_DATA_DIR,
+        )
+        assert done.returncode == 0, done.stderr
+        found[model] = (json.loads(done.stdout), pd.read_csv(out / f"{model}.csv"))
+    return found
+
+
+@needs_real_data
+def test_json_has_the_notebooks_case_counts(real_runs):
+    for result, _ in real_runs.values():
+        assert [result["years"][y]["cases"] for y in ("2008", "2009", "2010")] == [4556, 4687, 6133]
+        assert [result["years"][y]["mrr_cases"] for y in ("2008", "2009", "2010")] == [2608, 3086, 4306]
+        assert set(result) >= {"model", "params", "data", "years", "fit_seconds", "eval_seconds"}
+        assert set(result["years"]["2008"]["recall"]) == {"5", "10", "25", "50", "500"}
+
+
+@needs_real_data
+def test_json_metrics_equal_what_the_ranks_file_gives(real_runs):
+    for result, ranks in real_runs.values():
+        assert list(ranks.columns) == ["user", "item", "ranks", "norm_ranks", "test_year"]
+        for year, rows in ranks.groupby("test_year"):
+            again = metrics_of(
+                rows["ranks"].to_numpy(float), rows["norm_ranks"].to_numpy(float), rows["user"].to_numpy()
+            )
+            stored = result["years"][str(year)]
+            for key in ("recall", "hit_rate", "ndcg"):
+                assert again[key] == pytest.approx(stored[key])
+            assert again["mrr"] == pytest.approx(stored["mrr"])
+
+
+@needs_real_data
+def test_cmf_beats_popularity_on_recall_at_10_every_year(real_runs):
+    cmf, popularity = real_runs["cmf"][0], real_runs["popularity"][0]
+    for year in ("2008", "2009", "2010"):
+        assert cmf["years"][year]["recall"]["10"] > popularity["years"][year]["recall"]["10"]
+
+
+@needs_real_data
+def test_tables_are_printed(tmp_path):
+    done = explorer("evaluate", "--model", "popularity", "--years", "2008", cache=tmp_path, data=REAL_DATA_DIR)
+    assert done.returncode == 0, done.stderr
+    assert "Recall@K" in done.stdout and "MRR" in done.stdout and "4556" in done.stdout and "2608" in done.stdout
+    assert "warm" in done.stdout and "cold" in done.stdout
+    assert "using data at" in done.stderr
+
+
+def test_missing_data_folder_is_one_sentence(tmp_path):
+    done = explorer("evaluate", "--model", "popularity", "--data-dir", str(tmp_path / "nope"), cache=tmp_path)
+    assert_one_sentence_error(done, "does not exist")
+
+
+def test_broken_data_file_is_one_sentence(tmp_path, demo_dir):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in demo_dir.iterdir():
+        (broken / path.name).write_bytes(path.read_bytes())
+    (broken / "user_artists.dat").write_text("nonsense\n")
+    done = explorer("evaluate", "--model", "popularity", "--data-dir", str(broken), cache=tmp_path)
+    assert_one_sentence_error(done, "user_artists.dat")
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (["--years", "1999"], "test year"),
+        (["--k", "0"], "k must be between"),
+        (["--model", "popularity", "--k", "5"], "not a hyperparameter of popularity"),
+    ],
+)
+def test_bad_parameters_are_one_sentence(tmp_path, demo_dir, args, word):
+    model = [] if "--model" in args else ["--model", "cmf"]
+    done = explorer("evaluate", *model, "--data-dir", str(demo_dir), *args, cache=tmp_path)
+    assert_one_sentence_error(done, word)
+
+
+def test_unwritable_ranks_file_is_one_sentence(tmp_path, demo_dir):
+    target = str(tmp_path / "no" / "such" / "dir" / "ranks.csv")
+    done = explorer(
+        "evaluate", "--model", "popularity", "--data-dir", str(demo_dir), "--ranks-out", target, cache=tmp_path
+    )
+    assert_one_sentence_error(done, "ranks file")
+
+
+def test_make_demo_data_then_train_list_and_clear(tmp_path):
+    demo = tmp_path / "demo"
+    assert explorer("make-demo-data", str(demo)).returncode == 0
+    cache = tmp_path / "cache"
+    done = explorer("-q", "train", "--model", "popularity", "cmf", "--k", "8", "--data-dir", str(demo), cache=cache)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("trained in") == 6
+    again = explorer("-q", "train", "--model", "popularity", "cmf", "--k", "8", "--data-dir", str(demo), cache=cache)
+    assert again.stdout.count("cached") == 6
+    listing = explorer("runs", "list", cache=cache)
+    assert listing.stdout.count("cmf") == 3 and listing.stdout.count("popularity") == 3
+    assert "deleted 3" in explorer("runs", "clear", "--model", "cmf", cache=cache).stdout
+    assert "deleted 3" in explorer("runs", "clear", cache=cache).stdout
+    assert "no cached runs" in explorer("runs", "list", cache=cache).stdout
+
+
+def test_evaluate_json_is_exactly_one_object(tmp_path, demo_dir):
+    done = explorer("evaluate", "--model", "cmf", "--k", "8", "--json", "--data-dir", str(demo_dir), cache=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # fails if anything else is on stdout
+    assert result["model"] == "cmf" and result["params"]["k"] == 8
+    assert all(seconds >= 0 for seconds in result["fit_seconds"].values())
+    assert set(result["years"]) == {"2008", "2009", "2010"}

@@ -1,0 +1,127 @@
+"""One contract every registered model must pass, plus model-specific regressions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from explorer.errors import ParameterError
+from explorer.models import Recommender, model_class, model_names
+from explorer.protocol import TrainSet
+
+# Small settings so the contract runs in seconds; defaults are exercised on the real data elsewhere.
+FAST_PARAMS: dict[str, dict] = {"cmf": {"k": 4}}
+
+
+def taste_train_set() -> TrainSet:
+    """Users 1–4 like artists 100–104 (each misses one); users 5–12 like 200–204, which are more popular."""
+    items = np.array([100, 101, 102, 103, 104, 200, 201, 202, 203, 204])
+    pairs = [(u, a) for u in range(1, 5) for a in range(5) if a != u - 1]
+    pairs += [(u, 5 + a) for u in range(5, 13) for a in range(5) if a != (u - 5) % 5 or u > 9]
+    users = np.arange(1, 13)
+    user_idx = np.array([u - 1 for u, _ in pairs])
+    item_idx = np.array([a for _, a in pairs])
+    friends = np.array([[1, 2], [2, 1], [13, 1], [1, 13], [5, 6], [6, 5]])  # user 13 has no train rows
+    return TrainSet(users, items, user_idx, item_idx, np.ones(len(pairs)), friends)
+
+
+@pytest.fixture(scope="module", params=model_names())
+def fitted(request) -> Recommender:
+    return model_class(request.param)(**FAST_PARAMS.get(request.param, {})).fit(taste_train_set())
+
+
+def test_fit_returns_self_and_scores_every_train_artist(fitted):
+    scores = fitted.score(np.array([1, 5, 999]))
+    assert scores.shape == (3, 10)
+    assert np.isfinite(scores).all()
+
+
+def test_unknown_user_gets_popularity_ranking(fitted):
+    popularity = taste_train_set().item_counts()
+    assert not fitted.knows(np.array([999]))[0]
+    assert np.array_equal(fitted.score(np.array([999]))[0], popularity)
+
+
+def test_model_learns_the_users_taste(fitted):
+    if not fitted.knows(np.array([1]))[0]:
+        pytest.skip(f"{fitted.name} does not personalise")
+    scores = fitted.score(np.array([1, 2]))
+    # user 1 never had artist 100 (column 0), user 2 never had 101 (column 1): both beat every 2xx artist
+    assert scores[0, 0] > scores[0, 5:].max()
+    assert scores[1, 1] > scores[1, 5:].max()
+
+
+def test_state_round_trip_gives_identical_scores(fitted):
+    again = type(fitted).from_state(fitted.state(), fitted.params)
+    users = np.array([1, 7, 13, 999])
+    assert np.array_equal(again.score(users), fitted.score(users))
+
+
+def test_hyperparameters_are_validated():
+    for name in model_names():
+        cls = model_class(name)
+        with pytest.raises(ParameterError, match="no hyperparameter"):
+            cls(not_a_parameter=1)
+        for param, spec in cls.PARAMS.items():
+            with pytest.raises(ParameterError, match=param):
+                cls(**{param: spec.high * 10 + 1})
+
+
+def test_popularity_scores_are_train_counts():
+    model = model_class("popularity")().fit(taste_train_set())
+    # artists 100–103 are each missed by one of users 1–4, 104 by none; each 2xx by one of users 5–9
+    assert model.score(np.array([1]))[0].tolist() == [3, 3, 3, 3, 4, 7, 7, 7, 7, 7]
+
+
+def test_cmf_factors_rank_like_cmfrec_topn_for_known_users():
+    from scipy.sparse import coo_matrix
+
+    model = model_class("cmf")(k=4).fit(taste_train_set())
+    from cmfrec import CMF_implicit
+
+    train = taste_train_set()
+    matrix = coo_matrix((np.ones(len(train.user_idx)), (train.user_idx, train.item_idx)), shape=(12, 10))
+    reference = CMF_implicit(k=4, random_state=1, verbose=False).fit(matrix)
+    for row in range(12):  # topN is safe here: every row is a fitted user
+        expected = reference.topN(user=row, n=10)
+        assert np.argsort(-model.score(np.array([row + 1]))[0], kind="stable").tolist() == expected.tolist()
+
+
+CMF_UNKNOWN_USER = textwrap.dedent(
+    """
+    import numpy as np
+    from tests.test_models import taste_train_set
+    from explorer.models import model_class
+    model = model_class("cmf")(k=4).fit(taste_train_set())
+    scores = model.score(np.array([999, -5, 1, 10**9]))
+    assert np.array_equal(scores[0], taste_train_set().item_counts())
+    print("survived")
+    """
+)
+
+
+def test_cmf_unknown_user_does_not_kill_the_process():
+    """Regression: cmfrec's topN segfaults on an unknown user, killing the whole Streamlit server."""
+    done = subprocess.run([sys.executable, "-c", CMF_UNKNOWN_USER], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "survived" in done.stdout
+
+
+def test_cmfrec_still_crashes_on_unknown_users_so_the_guard_is_needed():
+    """Canary: documents the upstream hazard the guard in Recommender.score protects against."""
+    script = textwrap.dedent(
+        """
+        import pandas as pd
+        from cmfrec import CMF_implicit
+        frame = pd.DataFrame({"UserId": [10, 10, 20, 20], "ItemId": [1, 2, 2, 3], "Value": 1.0})
+        CMF_implicit(k=2, verbose=False).fit(frame).topN(user=99, n=2)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    if done.returncode == 0:
+        pytest.skip("this cmfrec no longer crashes on unknown users")
+    assert done.returncode != 0
