@@ -15,10 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from explorer import runs
+from explorer import reports, runs
 from explorer.data import load_dataset
 from explorer.errors import ExplorerError, ParameterError
-from explorer.evaluation import RECALL_KS
 from explorer.models import model_names, registry
 from explorer.protocol import DEFAULT_YEARS
 from explorer.training import Run, splits_of
@@ -138,66 +137,20 @@ def _obtain(args: argparse.Namespace, models: Sequence[str]) -> dict[str, list[R
     return results
 
 
-def recall_table(model_runs: Sequence[Run]) -> pd.DataFrame:
-    """The notebook's hit-rate table: cases and Recall@K per test year."""
-    return pd.DataFrame(
-        [
-            {"year": r.year, "cases": r.metrics["cases"], **{f"R@{k}": r.metrics["recall"][str(k)] for k in RECALL_KS}}
-            for r in model_runs
-        ]
-    ).set_index("year")
-
-
-def mrr_table(model_runs: Sequence[Run]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [{"year": r.year, "cases": r.metrics["mrr_cases"], "MRR": r.metrics["mrr"]} for r in model_runs]
-    ).set_index("year")
-
-
-def groups_table(model_runs: Sequence[Run]) -> pd.DataFrame:
-    """Warm (users with train rows) vs cold users, per test year."""
-    rows = []
-    for r in model_runs:
-        for group in ("warm", "cold"):
-            m = r.metrics[group]
-            rows.append(
-                {
-                    "year": r.year,
-                    "users": group,
-                    "cases": m["cases"],
-                    "R@10": m["recall"]["10"],
-                    "R@50": m["recall"]["50"],
-                    "MRR": m["mrr"],
-                    "NDCG@10": m["ndcg"]["10"],
-                }
-            )
-    return pd.DataFrame(rows).set_index(["year", "users"])
-
-
 def _print_tables(model: str, model_runs: Sequence[Run]) -> None:
     fmt = {"float_format": lambda x: f"{x:.6f}"}
-    print(f"== {model} ({'; '.join(f'{k}={v}' for k, v in model_runs[0].params.items()) or 'no hyperparameters'})")
+    settings = "; ".join(f"{k}={v}" for k, v in model_runs[0].params.items()) or "no hyperparameters"
+    print(f"== {model} ({settings})")
     print("\nRecall@K (share of test rows ranked in the top K)")
-    print(recall_table(model_runs).to_string(**fmt))
+    print(reports.recall_table(model_runs).drop(columns="model").set_index("year").to_string(**fmt))
     print("\nMRR (mean 1/norm_rank over test rows whose artist is in train)")
-    print(mrr_table(model_runs).to_string(**fmt))
+    print(reports.mrr_table(model_runs).drop(columns="model").set_index("year").to_string(**fmt))
     print("\nWarm users (with train rows) vs cold users (popularity fallback unless the model knows them)")
-    print(groups_table(model_runs).to_string(**fmt))
-    print("\nCoverage of the top-10 lists, and timings")
-    timing = pd.DataFrame(
-        [
-            {
-                "year": r.year,
-                "coverage@10": r.metrics["coverage"]["10"],
-                "fit_s": r.fit_seconds,
-                "eval_s": r.eval_seconds,
-                "device": r.device,
-                "cached": r.from_cache,
-            }
-            for r in model_runs
-        ]
-    ).set_index("year")
-    print(timing.to_string(float_format=lambda x: f"{x:.3f}"))
+    print(reports.groups_table(model_runs).drop(columns="model").set_index(["year", "users"]).to_string(**fmt))
+    print("\nNDCG, coverage of the top-10 lists, and timings")
+    quality = reports.quality_table(model_runs).drop(columns=["model", "HitRate@10"]).set_index("year")
+    timing = reports.timing_table(model_runs).drop(columns=["model", "epochs"]).set_index("year")
+    print(quality.join(timing).to_string(float_format=lambda x: f"{x:.3f}"))
     for note in model_runs[0].notes:
         print(f"\nNote: {note}")
 

@@ -14,7 +14,7 @@ from explorer.models import Recommender, model_class, model_names
 from explorer.protocol import TrainSet
 
 # Small settings so the contract runs in seconds; defaults are exercised on the real data elsewhere.
-FAST_PARAMS: dict[str, dict] = {"cmf": {"k": 4}}
+FAST_PARAMS: dict[str, dict] = {"cmf": {"k": 4}, "lightgcn": {"epochs": 60}, "lightgcn-social": {"epochs": 60}}
 
 
 def taste_train_set() -> TrainSet:
@@ -125,3 +125,58 @@ def test_cmfrec_still_crashes_on_unknown_users_so_the_guard_is_needed():
     if done.returncode == 0:
         pytest.skip("this cmfrec no longer crashes on unknown users")
     assert done.returncode != 0
+
+
+def test_lightgcn_is_deterministic_for_a_seed():
+    first = model_class("lightgcn")(epochs=15, seed=3).fit(taste_train_set())
+    second = model_class("lightgcn")(epochs=15, seed=3).fit(taste_train_set())
+    other = model_class("lightgcn")(epochs=15, seed=4).fit(taste_train_set())
+    assert np.array_equal(first.user_factors_, second.user_factors_)
+    assert first.losses_ == second.losses_ and len(first.losses_) == 15
+    assert not np.array_equal(first.user_factors_, other.user_factors_)
+
+
+def test_nan_loss_stops_training_with_a_named_error(monkeypatch):
+    import torch
+    from torch_geometric.nn.models.lightgcn import BPRLoss
+
+    from explorer.errors import ModelFitError
+
+    monkeypatch.setattr(BPRLoss, "forward", lambda self, pos, neg, params=None: (pos - neg).sum() * torch.nan)
+    epochs_seen = []
+    with pytest.raises(ModelFitError, match="loss became nan at epoch 1"):
+        model_class("lightgcn")(epochs=10).fit(taste_train_set(), progress=lambda e, t, **m: epochs_seen.append(e))
+    assert epochs_seen == []
+
+
+def test_social_variant_knows_users_without_train_rows_through_friends():
+    social = model_class("lightgcn-social")(epochs=30).fit(taste_train_set())
+    plain = model_class("lightgcn")(epochs=30).fit(taste_train_set())
+    assert social.knows(np.array([13]))[0] and not plain.knows(np.array([13]))[0]
+    # user 13's only friend is user 1, who likes the 1xx artists: so should user 13's ranking
+    scores = social.score(np.array([13]))[0]
+    assert scores[:5].mean() > scores[5:].mean()
+    assert any("2011 snapshot" in note for note in social.notes)
+
+
+def test_progress_reports_every_epoch_with_the_loss():
+    calls = []
+    model_class("lightgcn")(epochs=7).fit(taste_train_set(), progress=lambda e, t, **m: calls.append((e, t, m)))
+    assert [c[0] for c in calls] == list(range(1, 8)) and all(c[1] == 7 for c in calls)
+    assert all(np.isfinite(c[2]["loss"]) for c in calls)
+
+
+def test_device_selection(monkeypatch):
+    import torch
+
+    from explorer.models.lightgcn import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device(None) == "cpu"
+    with pytest.raises(ParameterError, match="no GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ParameterError, match="cpu or cuda"):
+        resolve_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device(None) == "cuda"
+    assert resolve_device("cpu") == "cpu"

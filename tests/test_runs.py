@@ -1,0 +1,167 @@
+"""The run cache: round trip, atomic writes, the cross-process lock, corruption → rebuild."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer import runs
+from explorer.errors import CacheError
+from explorer.training import splits_of, train_and_evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cmf_run(demo_dataset):
+    (split,) = splits_of(demo_dataset, [2009])
+    return train_and_evaluate(demo_dataset, split, "cmf", {"k": 8})
+
+
+def test_round_trip_keeps_everything(tmp_path, cmf_run):
+    folder = runs.save(cmf_run, tmp_path)
+    loaded = runs.load(folder.name, tmp_path)
+    assert loaded.from_cache and not cmf_run.from_cache
+    assert loaded.metrics == cmf_run.metrics
+    assert loaded.params == cmf_run.params and loaded.year == cmf_run.year
+    pd.testing.assert_frame_equal(loaded.ranks, cmf_run.ranks)
+    for name, array in cmf_run.state.items():
+        assert np.array_equal(loaded.state[name], array)
+    users = np.unique(cmf_run.ranks["user"])
+    assert np.array_equal(loaded.recommender().score(users), cmf_run.recommender().score(users))
+    assert {p.name for p in folder.iterdir()} == {*runs.FILES, runs.MANIFEST}
+
+
+def test_key_depends_on_every_part():
+    base = runs.run_key("cmf", {"k": 8}, 2009, "abc")
+    assert base != runs.run_key("cmf", {"k": 9}, 2009, "abc")
+    assert base != runs.run_key("cmf", {"k": 8}, 2010, "abc")
+    assert base != runs.run_key("cmf", {"k": 8}, 2009, "abd")
+    assert base != runs.run_key("popularity", {"k": 8}, 2009, "abc")
+    assert all(c in "0123456789abcdef" for c in base)
+
+
+KILLED_WRITE = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np
+    from explorer import runs
+    from explorer.data import load_dataset
+    from explorer.training import splits_of, train_and_evaluate
+    dataset = load_dataset(sys.argv[1])
+    (split,) = splits_of(dataset, [2009])
+    run = train_and_evaluate(dataset, split, "popularity")
+    def die(*args, **kwargs):
+        os._exit(9)  # the process dies in the middle of writing the entry
+    np.savez = die
+    runs.save(run, runs.Path(sys.argv[2]))
+    """
+)
+
+
+def test_write_killed_midway_leaves_nothing_readable(tmp_path, demo_dir, demo_dataset):
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITE, str(demo_dir), str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 9, done.stderr
+    assert list(runs.entries(tmp_path)) == []
+    key = runs.run_key("popularity", {}, 2009, demo_dataset.fingerprint)
+    with pytest.raises(CacheError, match="no cached run"):
+        runs.load(key, tmp_path)
+    (split,) = splits_of(demo_dataset, [2009])
+    run = runs.run_for(demo_dataset, split, "popularity", root=tmp_path)
+    assert not run.from_cache and runs.load(key, tmp_path).metrics == run.metrics
+
+
+TRAIN_ONCE = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from explorer import runs
+    from explorer.data import load_dataset
+    from explorer.training import splits_of, train_and_evaluate
+    dataset = load_dataset(sys.argv[1])
+    (split,) = splits_of(dataset, [2009])
+    log = Path(sys.argv[3])
+    def train():
+        with open(log, "a") as handle:
+            handle.write("trained\\n")
+        time.sleep(2)  # long enough for the other process to arrive while this one trains
+        return train_and_evaluate(dataset, split, "cmf", {"k": 8})
+    run = runs.obtain("cmf", {"k": 8, "reg": 1.0, "alpha": 1.0, "iterations": 10, "seed": 1}, 2009,
+                      dataset.fingerprint, train, root=Path(sys.argv[2]))
+    print(json.dumps({"cached": run.from_cache, "recall": run.metrics["recall"]}))
+    """
+)
+
+
+def test_two_processes_asking_for_one_entry_train_once(tmp_path, demo_dir):
+    log = tmp_path / "log.txt"
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    command = [sys.executable, "-c", TRAIN_ONCE, str(demo_dir), str(cache), str(log)]
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    outputs = [json.loads(p.communicate(timeout=120)[0]) for p in (first, second)]
+    assert log.read_text().count("trained") == 1
+    assert sorted(o["cached"] for o in outputs) == [False, True]
+    assert outputs[0]["recall"] == outputs[1]["recall"]
+
+
+def test_corrupted_entry_is_reported_once_and_rebuilt(tmp_path, demo_dataset, caplog):
+    (split,) = splits_of(demo_dataset, [2009])
+    first = runs.run_for(demo_dataset, split, "popularity", root=tmp_path)
+    (folder,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    data = (folder / "embeddings.npz").read_bytes()
+    (folder / "embeddings.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CacheError, match="corrupted"):
+        runs.load(folder.name, tmp_path)
+    with caplog.at_level("WARNING"):
+        rebuilt = runs.run_for(demo_dataset, split, "popularity", root=tmp_path)
+    assert not rebuilt.from_cache
+    assert rebuilt.metrics == first.metrics
+    assert sum("corrupted" in r.message for r in caplog.records) == 1
+    assert runs.run_for(demo_dataset, split, "popularity", root=tmp_path).from_cache
+
+
+def test_no_cache_retrains_and_replaces(tmp_path, demo_dataset):
+    (split,) = splits_of(demo_dataset, [2009])
+    runs.run_for(demo_dataset, split, "popularity", root=tmp_path)
+    again = runs.run_for(demo_dataset, split, "popularity", root=tmp_path, use_cache=False)
+    assert not again.from_cache
+    assert len(list(runs.entries(tmp_path))) == 1
+
+
+def test_table_and_clear(tmp_path, demo_dataset):
+    for year in (2009, 2010):
+        (split,) = splits_of(demo_dataset, [year])
+        runs.run_for(demo_dataset, split, "popularity", root=tmp_path)
+    listing = runs.table(tmp_path)
+    assert sorted(listing["year"]) == [2009, 2010] and set(listing["model"]) == {"popularity"}
+    assert runs.clear(tmp_path) == 2
+    assert runs.table(tmp_path).empty
+
+
+def test_no_pickle_in_an_entry(tmp_path, cmf_run):
+    folder = runs.save(cmf_run, tmp_path)
+    with np.load(folder / "embeddings.npz", allow_pickle=False) as arrays:
+        assert all(arrays[name].dtype != object for name in arrays.files)
+    assert not any(p.suffix in {".pkl", ".pickle", ".pt"} for p in folder.iterdir())
+
+
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(runs.CACHE_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert runs.cache_dir() == tmp_path / "elsewhere" and (tmp_path / "elsewhere").is_dir()
+    assert os.environ[runs.CACHE_DIR_ENV].endswith("elsewhere")
