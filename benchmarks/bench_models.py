@@ -96,7 +96,7 @@ def epoch_cost(num_edges: int, epochs: int = 4) -> dict:
         np.empty((0, 2), dtype=np.int64),
     )
     stamps: list[float] = []
-    model_class("lightgcn")(epochs=epochs).fit(train, progress=lambda *a, **k: stamps.append(time.perf_counter()))
+    model_class("lightgcn")(epochs=epochs).fit(train, progress=lambda *_, **__: stamps.append(time.perf_counter()))
     return {"edges": pairs.shape[1], "nodes": num_users + num_items, "s_per_epoch": float(np.diff(stamps).mean())}
 
 
