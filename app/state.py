@@ -1,13 +1,26 @@
-"""What every page needs: the data set (cached), shown errors instead of tracebacks."""
+"""What the pages share: the data set, the splits, the training queue and the cached runs (all cached).
+
+Nothing here trains or computes metrics: it finds, loads and caches what ``explorer`` produced.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
+from app.jobs import TrainingQueue
+from explorer import runs
 from explorer.data import DATA_DIR_ENV, Dataset, load_dataset
 from explorer.errors import ExplorerError
+from explorer.models import model_class
+from explorer.protocol import DEFAULT_YEARS, Split
+from explorer.training import Run, splits_of
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "synthetic-demo"
 
 
 @st.cache_resource(show_spinner="Loading the data set…")
@@ -15,10 +28,109 @@ def _dataset(data_dir: str | None, environment: str | None) -> Dataset:  # noqa:
     return load_dataset(data_dir)
 
 
+def _offer_demo_data() -> None:
+    if st.button("Use the synthetic demo data instead", key="use_demo_data", type="primary"):
+        from explorer.synthetic import write_synthetic_dataset
+
+        if not (DEMO_DIR / "user_artists.dat").exists():
+            write_synthetic_dataset(DEMO_DIR)
+        st.session_state["data_dir"] = str(DEMO_DIR)
+        st.rerun()
+
+
 def dataset_or_stop() -> Dataset:
-    """The data set, or an ``st.error`` with the one-sentence reason and a stop."""
+    """The data set, or an ``st.error`` with the one-sentence reason, a demo-data button, and a stop."""
     try:
         return _dataset(st.session_state.get("data_dir"), os.environ.get(DATA_DIR_ENV))
     except ExplorerError as error:
         st.error(str(error))
+        _offer_demo_data()
         st.stop()
+
+
+def data_banner(dataset: Dataset) -> None:
+    """A one-line caption saying which data the page shows (a warning for the synthetic demo)."""
+    if dataset.synthetic:
+        st.warning(
+            f"Showing the **synthetic demo data** (not real Last.fm data) from `{dataset.path}`.",
+            icon=":material/science:",
+        )
+
+
+@st.cache_resource(show_spinner=False)
+def _splits(fingerprint: str, _dataset: Dataset) -> dict[int, Split]:  # noqa: ARG001 - fingerprint is the key
+    return {split.year: split for split in splits_of(_dataset, DEFAULT_YEARS)}
+
+
+def splits(dataset: Dataset) -> dict[int, Split]:
+    """The forward-chaining splits of the test years 2008–2010, by year."""
+    return _splits(dataset.fingerprint, dataset)
+
+
+@st.cache_resource
+def training_queue() -> TrainingQueue:
+    """The one training queue of this server (shared by all sessions)."""
+    return TrainingQueue()
+
+
+@st.cache_resource(show_spinner="Loading a cached run…", max_entries=64)
+def _load_run(key: str, cache: str) -> Run:
+    return runs.load(key, Path(cache))
+
+
+def load_run(key: str) -> Run:
+    """A cached run, loaded once per server (treat it as read-only)."""
+    return _load_run(key, str(runs.cache_dir()))
+
+
+def cached_runs(dataset: Dataset) -> pd.DataFrame:
+    """The run cache's entries for this data set (one row per run; see :func:`explorer.runs.table`)."""
+    table = runs.table()
+    table = table[table["data"] == dataset.fingerprint].copy()
+    table["setting"] = [
+        setting_label(model, params, year)
+        for model, params, year in zip(table["model"], table["params"], table["year"], strict=True)
+    ]
+    return table
+
+
+def setting_label(model: str, params_json: str, year: int) -> str:
+    """``defaults`` or the hyperparameters that differ from the model's defaults for that test year."""
+    params = json.loads(params_json)
+    defaults = model_class(model).defaults_for(year)
+    changed = [f"{k}={v}" for k, v in params.items() if defaults.get(k) != v]
+    return ", ".join(changed) or "defaults"
+
+
+def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Let the user pick one hyperparameter setting per model; returns the matching rows of ``table``."""
+    chosen = []
+    models = list(dict.fromkeys(table["model"]))
+    if not models:
+        return table.iloc[0:0]
+    columns = st.columns(len(models))
+    for column, model in zip(columns, models, strict=True):
+        settings = list(dict.fromkeys(table.loc[table["model"] == model, "setting"]))
+        settings.sort(key=lambda s: s != "defaults")  # defaults first when present
+        picked = column.selectbox(model, settings, key=f"{key}_{model}", help="hyperparameters of the cached runs")
+        chosen.append(table[(table["model"] == model) & (table["setting"] == picked)])
+    return pd.concat(chosen).sort_values(
+        ["model", "year"], key=lambda c: c.map(_model_order) if c.name == "model" else c
+    )
+
+
+def _model_order(model: str) -> int:
+    order = ["popularity", "cmf", "lightgcn", "lightgcn-social"]
+    return order.index(model) if model in order else len(order)
+
+
+def runs_of(rows: pd.DataFrame) -> list[Run]:
+    """Load the runs of the given cache-table rows."""
+    return [load_run(key) for key in rows["key"]]
+
+
+def no_runs_note(what: str) -> None:
+    """The note shown when a page has no cached run to show, with a link to Train."""
+    st.info(f"No cached run {what} yet. Train one first.", icon=":material/info:")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/fitness_center:")
+    st.stop()

@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train models for the test years and fill the run cache")
     _add_common(train, many_models=True)
+    train.add_argument(
+        "--no-maps", action="store_true", help="do not draw the embedding maps (UMAP) the app's Embeddings page shows"
+    )
 
     manage = commands.add_parser("runs", help="list or clear the run cache")
     manage.add_argument("action", choices=["list", "clear"])
@@ -100,8 +103,8 @@ def _params_for(model: str, args: argparse.Namespace, models: Sequence[str]) -> 
 class _Bar:
     """A tqdm progress bar per (model, year), fed by the models' progress callback."""
 
-    def __init__(self, label: str, enabled: bool) -> None:
-        self.label, self.enabled, self.bar = label, enabled, None
+    def __init__(self, label: str, enabled: bool, unit: str = "epoch") -> None:
+        self.label, self.enabled, self.unit, self.bar = label, enabled, unit, None
 
     def __call__(self, step: int, total: int, **metrics: float) -> None:
         if not self.enabled:
@@ -109,7 +112,7 @@ class _Bar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.label, unit="epoch", leave=False, file=sys.stderr)
+            self.bar = tqdm(total=total, desc=self.label, unit=self.unit, leave=False, file=sys.stderr)
         self.bar.update(step - self.bar.n)
         if metrics:
             self.bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items()})
@@ -137,10 +140,25 @@ def _obtain(args: argparse.Namespace, models: Sequence[str]) -> dict[str, list[R
     return results
 
 
+def _draw_map(run: Run, quiet: bool) -> None:
+    """Compute (or find) the run's default embedding map, so the app shows it at once."""
+    from explorer import projection
+
+    key = runs.run_key(run.model, run.params, run.year, run.data["fingerprint"])
+    if projection.cached_projection(key) is not None:
+        return
+    bar = _Bar(f"{run.model} {run.year} map", not quiet, unit="step")
+    try:
+        projection.projection_for(key, progress=bar)
+    finally:
+        bar.close()
+
+
 def _print_tables(model: str, model_runs: Sequence[Run]) -> None:
     fmt = {"float_format": lambda x: f"{x:.6f}"}
-    settings = "; ".join(f"{k}={v}" for k, v in model_runs[0].params.items()) or "no hyperparameters"
-    print(f"== {model} ({settings})")
+    print(f"== {model}")
+    for r in model_runs:
+        print(f"   {r.year}: {'; '.join(f'{k}={v}' for k, v in r.params.items()) or 'no hyperparameters'}")
     print("\nRecall@K (share of test rows ranked in the top K)")
     print(reports.recall_table(model_runs).drop(columns="model").set_index("year").to_string(**fmt))
     print("\nMRR (mean 1/norm_rank over test rows whose artist is in train)")
@@ -157,9 +175,11 @@ def _print_tables(model: str, model_runs: Sequence[Run]) -> None:
 
 def _as_json(model: str, model_runs: Sequence[Run]) -> dict[str, Any]:
     first = model_runs[0]
+    same = all(r.params == first.params for r in model_runs)
     return {
         "model": model,
-        "params": first.params,
+        "params": first.params if same else {str(r.year): r.params for r in model_runs},
+        "params_by_year": {str(r.year): r.params for r in model_runs},
         "data": {"path": first.data["path"], "fingerprint": first.data["fingerprint"]},
         "years": {str(r.year): r.metrics for r in model_runs},
         "fit_seconds": {str(r.year): r.fit_seconds for r in model_runs},
@@ -215,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExplorerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `… | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was kept", file=sys.stderr)
         return 130

@@ -280,8 +280,12 @@ def run_for(
     use_cache: bool = True,
     root: Path | None = None,
 ) -> Run:
-    """The run of ``model`` with ``params`` on ``split``: from the cache, or trained now and cached."""
-    checked = model_class(model)(**(params or {})).params  # validated, defaults filled: the key's params
+    """The run of ``model`` with ``params`` on ``split``: from the cache, or trained now and cached.
+
+    ``params`` override the model's defaults for the split's test year.
+    """
+    cls = model_class(model)
+    checked = cls(**{**cls.defaults_for(split.year), **(params or {})}).params  # validated and complete: the key
     return obtain(
         model,
         checked,

@@ -83,8 +83,12 @@ def train_and_evaluate(
     device: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> Run:
-    """Fit ``model`` on ``split``'s train rows and evaluate it on its test rows."""
-    recommender = model_class(model)(device=device, **(params or {}))
+    """Fit ``model`` on ``split``'s train rows and evaluate it on its test rows.
+
+    ``params`` override the model's defaults for the split's test year (see ``Recommender.defaults_for``).
+    """
+    cls = model_class(model)
+    recommender = cls(device=device, **{**cls.defaults_for(split.year), **(params or {})})
     started = time.perf_counter()
     recommender.fit(split.train_set(dataset.friends), progress=progress)
     fitted = time.perf_counter()

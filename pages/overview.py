@@ -1,20 +1,83 @@
-"""Overview: where the data comes from, its size, and what forward chaining tests."""
+"""Overview: where the data comes from, its size, what forward chaining tests, and which runs are cached."""
 
+import plotly.express as px
 import streamlit as st
 
-from app.state import dataset_or_stop
+from app.state import cached_runs, data_banner, dataset_or_stop
 from explorer import overview
 
 st.title("Last.fm Recommender Explorer")
 dataset = dataset_or_stop()
-st.caption(f"Data: {dataset.label} · fingerprint `{dataset.fingerprint}`")
+data_banner(dataset)
+source = "synthetic demo data" if dataset.synthetic else "Last.fm hetrec2011-lastfm-2k (GroupLens, HetRec 2011)"
+st.markdown(
+    f"**Data:** {source} · `{dataset.path}` · fingerprint `{dataset.fingerprint}`  \n"
+    "Each user listened to artists (with play counts) and tagged some of them on a known day. Following the "
+    "original notebook, an *interaction* is a (user, artist) pair that was both listened to and tagged, dated by "
+    "its tag; models learn which artists a user will tag next."
+)
 
 columns = st.columns(6)
 for column, (label, value) in zip(columns, overview.counts(dataset).items(), strict=True):
     column.metric(label, f"{value:,}")
 
-st.subheader("Interactions per year")
-st.bar_chart(overview.interactions_per_year(dataset), x="year", y="interactions")
+left, right = st.columns([2, 3])
+with left:
+    st.subheader("Interactions per year")
+    per_year = overview.interactions_per_year(dataset)
+    figure = px.bar(per_year, x="year", y="interactions", height=320)
+    figure.update_layout(margin={"t": 10, "b": 10})
+    st.plotly_chart(figure, key="per_year_chart")
+with right:
+    st.subheader("Forward chaining")
+    st.markdown(
+        "For each **test year Y** a model is trained on every interaction dated **before Y** and asked to rank, "
+        "for each user active in Y, all artists seen in training (minus the user's own). Its score is how high "
+        "the artists the user really tagged in Y come.  \n"
+        "**Cold users** have no interaction before Y: every model that does not know them falls back to "
+        "popularity. **Unseen artists** appear first in Y: no model can rank them."
+    )
+    table = overview.splits_table(dataset)
+    shown = table.rename(
+        columns={
+            "test_year": "test year Y",
+            "train_rows": "train rows (< Y)",
+            "test_rows": "test rows (= Y)",
+            "test_users": "test users",
+            "cold_users": "cold users",
+            "cold_row_share": "rows of cold users",
+            "unseen_artist_share": "rows of unseen artists",
+            "rankable_rows": "rankable rows",
+        }
+    )[
+        [
+            "test year Y",
+            "train rows (< Y)",
+            "test rows (= Y)",
+            "test users",
+            "cold users",
+            "rows of cold users",
+            "rows of unseen artists",
+            "rankable rows",
+        ]
+    ]
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "rows of cold users": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+            "rows of unseen artists": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+        },
+        key="splits_table",
+    )
 
-st.subheader("Forward chaining: train on years before Y, test on year Y")
-st.dataframe(overview.splits_table(dataset), hide_index=True)
+st.subheader("Cached runs")
+runs_table = cached_runs(dataset)
+if runs_table.empty:
+    st.info("No run is cached for this data yet: train models on the Train page (or with `python -m explorer train`).")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/fitness_center:")
+else:
+    counts = runs_table.pivot_table(index=["model", "setting"], columns="year", values="key", aggfunc="count")
+    counts.columns = [f"runs {year}" for year in counts.columns]
+    st.dataframe(counts.fillna(0).astype(int).reset_index(), hide_index=True, key="cached_runs_overview")
+    st.caption("Number of cached runs per model, hyperparameter setting and test year.")

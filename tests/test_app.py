@@ -1,4 +1,4 @@
-"""The Streamlit app on the synthetic data, through Streamlit's AppTest."""
+"""Every page of the Streamlit app on the synthetic data, through Streamlit's AppTest."""
 
 from __future__ import annotations
 
@@ -7,23 +7,118 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+from explorer import runs
+from explorer.training import splits_of
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "streamlit_app.py")
+# Small, fast settings: the app shows whatever is cached.
+SETTINGS = {"popularity": {}, "cmf": {"k": 8}, "lightgcn": {"epochs": 20}, "lightgcn-social": {"epochs": 20}}
+
+
+@pytest.fixture(scope="module")
+def app_cache(tmp_path_factory, demo_dataset):
+    """A run cache with every model for 2009 and 2010 on the demo data."""
+    cache = tmp_path_factory.mktemp("app-cache")
+    for split in splits_of(demo_dataset, [2009, 2010]):
+        for model, params in SETTINGS.items():
+            runs.run_for(demo_dataset, split, model, params, root=cache)
+    return cache
 
 
 @pytest.fixture
-def demo_env(monkeypatch, demo_dir):
+def demo_app(monkeypatch, demo_dir, app_cache):
     monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(app_cache))
 
 
-def test_overview_shows_counts_and_splits(demo_env):
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
+def open_page(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    if page != "pages/overview.py":
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def frame_with(at: AppTest, *columns: str):
+    """The value of the first st.dataframe whose columns include ``columns``."""
+    for element in at.dataframe:
+        if set(columns) <= set(map(str, element.value.columns)):
+            return element.value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def test_overview_shows_counts_splits_and_cached_runs(demo_app):
+    at = open_page("pages/overview.py")
     assert [m.label for m in at.metric][:2] == ["users", "artists"]
-    assert len(at.dataframe) == 1
+    assert any("synthetic demo data" in w.value for w in at.warning)
+    assert len(at.dataframe) == 2  # the splits and the cached runs
 
 
-def test_missing_data_is_an_error_not_a_traceback(monkeypatch, tmp_path):
+def test_missing_data_offers_the_demo_data(monkeypatch, tmp_path):
     monkeypatch.setenv("LASTFM_DATA_DIR", str(tmp_path / "missing"))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "does not exist" in at.error[0].value
+    assert at.button(key="use_demo_data")
+
+
+def test_pages_without_runs_point_to_train(monkeypatch, demo_dir, tmp_path):
+    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "empty-cache"))
+    for page in ("pages/metrics.py", "pages/compare.py", "pages/embeddings.py"):
+        at = open_page(page)
+        assert any("No cached run" in i.value for i in at.info), page
+
+
+def test_train_page_shows_the_form_and_the_cached_runs(demo_app):
+    at = open_page("pages/train.py")
+    assert at.multiselect(key="train_models").value == ["popularity", "cmf", "lightgcn", "lightgcn-social"]
+    assert at.number_input(key="param_lightgcn_epochs").value > 0
+    assert len(frame_with(at, "model", "setting", "year", "recall@10")) == 8
+
+
+def test_metrics_page_shows_tables_and_charts(demo_app):
+    at = open_page("pages/metrics.py")
+    recall = frame_with(at, "model", "year", "cases", "R@10")
+    assert set(recall["model"]) == {"popularity", "cmf", "lightgcn", "lightgcn-social"}
+    assert "notebook LightGCN" not in set(recall["model"])  # no reference rows on the synthetic data
+    assert len(at.get("plotly_chart")) >= 4
+
+
+def test_compare_page_shows_every_models_list_for_a_chosen_user(demo_app, demo_dataset):
+    (split,) = splits_of(demo_dataset, [2010])
+    user = int(split.test["userID"].value_counts().index[0])
+    at = open_page("pages/compare.py", user=str(user), year="2010")
+    assert at.selectbox(key="compare_user_2010").value == user
+    assert not [w for w in at.warning if "synthetic" not in w.value]
+    headers = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert sum(any(h.startswith(f"**{model}**") for h in headers) for model in SETTINGS) == 4
+    assert frame_with(at, "name", "lightgcn-social").shape[0] == (split.test["userID"] == user).sum()
+    assert at.query_params["user"] == str(user)
+
+
+@pytest.mark.parametrize(
+    ("query", "warning"),
+    [
+        ({"user": "abc"}, "not a number"),
+        ({"user": "999999"}, "no held-out"),
+        ({"year": "1999"}, "no cached runs for year 1999"),
+    ],
+)
+def test_bad_url_parameters_warn_and_fall_back(demo_app, query, warning):
+    at = open_page("pages/compare.py", **query)
+    assert any(warning in w.value for w in at.warning)
+    assert len(at.get("plotly_chart")) >= 1
+
+
+def test_switching_users_updates_the_url(demo_app):
+    at = open_page("pages/compare.py", year="2009")
+    box = at.selectbox(key="compare_user_2009")
+    other = box.options[3]
+    box.set_value(int(other.split()[1]) if isinstance(other, str) else other).run()
+    assert not at.exception
+    assert at.query_params["user"] == str(at.selectbox(key="compare_user_2009").value)

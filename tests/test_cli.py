@@ -120,12 +120,22 @@ def test_broken_data_file_is_one_sentence(tmp_path, demo_dir):
         (["--years", "1999"], "test year"),
         (["--k", "0"], "k must be between"),
         (["--model", "popularity", "--k", "5"], "not a hyperparameter of popularity"),
+        (["--epochs", "5"], "not a hyperparameter of cmf"),
     ],
 )
 def test_bad_parameters_are_one_sentence(tmp_path, demo_dir, args, word):
     model = [] if "--model" in args else ["--model", "cmf"]
     done = explorer("evaluate", *model, "--data-dir", str(demo_dir), *args, cache=tmp_path)
     assert_one_sentence_error(done, word)
+
+
+def test_cuda_without_a_gpu_is_one_sentence(tmp_path, demo_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    done = explorer("evaluate", "--model", "lightgcn", "--device", "cuda", "--data-dir", str(demo_dir), cache=tmp_path)
+    assert_one_sentence_error(done, "no GPU")
 
 
 def test_unwritable_ranks_file_is_one_sentence(tmp_path, demo_dir):

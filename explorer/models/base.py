@@ -62,6 +62,8 @@ class Recommender(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, Param]] = {}
+    # Hyperparameters chosen for a test year by validation on its last train year (see benchmarks/).
+    TUNED: ClassVar[dict[int, dict[str, int | float]]] = {}
     notes: ClassVar[tuple[str, ...]] = ()  # facts a reader of its results must know
 
     def __init__(self, device: str | None = None, **params: Any) -> None:
@@ -73,6 +75,11 @@ class Recommender(ABC):
             )
         self.params = {key: spec.check(key, params.get(key, spec.default)) for key, spec in self.PARAMS.items()}
         self.device = device
+
+    @classmethod
+    def defaults_for(cls, year: int | None = None) -> dict[str, int | float]:
+        """The default hyperparameters, with the values tuned for test year ``year`` where there are some."""
+        return {**{name: spec.default for name, spec in cls.PARAMS.items()}, **cls.TUNED.get(year, {})}
 
     def fit(self, train: TrainSet, progress: ProgressCallback | None = None) -> Self:
         """Learn from the train set; returns ``self``."""

@@ -60,11 +60,18 @@ class LightGCNRecommender(Recommender):
     PARAMS = {
         "embedding_dim": Param(64, 4, 512, "size of the user and artist embeddings"),
         "num_layers": Param(3, 1, 6, "LightGCN propagation layers"),
-        "epochs": Param(200, 1, 5000, "full-batch training epochs (one Adam step each)"),
+        "epochs": Param(100, 1, 5000, "full-batch training epochs (one Adam step each)"),
         "lr": Param(0.01, 1e-5, 1.0, "Adam learning rate", log=True),
-        "l2": Param(1e-4, 0.0, 1.0, "BPR L2 penalty on the batch's layer-0 embeddings"),
-        "negatives": Param(1, 1, 50, "sampled negative artists per train interaction"),
+        "l2": Param(1e-2, 0.0, 1.0, "BPR L2 penalty on the batch's layer-0 embeddings"),
+        "negatives": Param(4, 1, 50, "sampled negative artists per train interaction"),
         "seed": Param(0, 0, 2**31 - 1, "random seed (training is deterministic on CPU for a seed)"),
+    }
+    # Chosen for each test year Y by validation on its last train year (train < Y-1, validate on Y-1):
+    # benchmarks/tune_lightgcn.py. The defaults above are 2010's choice, for later years.
+    TUNED = {
+        2008: {"lr": 0.01, "epochs": 25, "num_layers": 3, "l2": 0.01, "negatives": 4},
+        2009: {"lr": 0.01, "epochs": 200, "num_layers": 3, "l2": 0.01, "negatives": 1},
+        2010: {"lr": 0.01, "epochs": 100, "num_layers": 3, "l2": 0.01, "negatives": 4},
     }
 
     def _nodes(self, train: TrainSet) -> np.ndarray:
@@ -146,6 +153,17 @@ class SocialLightGCNRecommender(LightGCNRecommender):
     description = "LightGCN over the user–artist graph plus friendships, so cold users get embeddings."
     use_friends = True
     notes = (FRIENDSHIP_NOTE,)
+    PARAMS = {
+        **LightGCNRecommender.PARAMS,
+        "epochs": Param(200, 1, 5000, "full-batch training epochs (one Adam step each)"),
+        "l2": Param(1e-3, 0.0, 1.0, "BPR L2 penalty on the batch's layer-0 embeddings"),
+        "negatives": Param(1, 1, 50, "sampled negative artists per train interaction"),
+    }
+    TUNED = {
+        2008: {"lr": 0.01, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 4},
+        2009: {"lr": 0.03, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 1},
+        2010: {"lr": 0.01, "epochs": 200, "num_layers": 3, "l2": 0.001, "negatives": 1},
+    }
 
 
 MODELS = (LightGCNRecommender, SocialLightGCNRecommender)

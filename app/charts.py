@@ -1,0 +1,164 @@
+"""Plotly figures of the report tables (presentation only: every number comes from explorer.reports)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+MODEL_COLOURS = {
+    "popularity": "#9e9e9e",
+    "cmf": "#1f77b4",
+    "lightgcn": "#ff7f0e",
+    "lightgcn-social": "#d62728",
+    "notebook LightGCN": "#c7a27c",
+    "notebook CMF (k=50)": "#9ecae1",
+}
+
+
+def _tidy(figure: go.Figure, height: int = 340) -> go.Figure:
+    figure.update_layout(height=height, margin={"t": 30, "b": 10, "l": 10, "r": 10}, legend_title_text="")
+    return figure
+
+
+def recall_by_year(curve: pd.DataFrame, k: int) -> go.Figure:
+    """Recall@k per test year, one line per model (reference rows dashed)."""
+    rows = curve[curve["K"] == k]
+    figure = px.line(
+        rows,
+        x="year",
+        y="recall",
+        color="model",
+        markers=True,
+        color_discrete_map=MODEL_COLOURS,
+        title=f"Recall@{k} by test year",
+    )
+    figure.for_each_trace(lambda t: t.update(line_dash="dot") if t.name.startswith("notebook") else None)
+    figure.update_xaxes(dtick=1)
+    return _tidy(figure)
+
+
+def recall_by_k(curve: pd.DataFrame, year: int) -> go.Figure:
+    """Recall@K against K (log axis) for one test year."""
+    rows = curve[curve["year"] == year]
+    figure = px.line(
+        rows,
+        x="K",
+        y="recall",
+        color="model",
+        markers=True,
+        log_x=True,
+        color_discrete_map=MODEL_COLOURS,
+        title=f"Recall@K in {year}",
+    )
+    figure.for_each_trace(lambda t: t.update(line_dash="dot") if t.name.startswith("notebook") else None)
+    figure.update_xaxes(tickvals=sorted(rows["K"].unique()))
+    return _tidy(figure)
+
+
+def warm_cold(groups: pd.DataFrame, metric: str) -> go.Figure:
+    """A metric for warm vs cold users, per model and year."""
+    figure = px.bar(
+        groups,
+        x="model",
+        y=metric,
+        color="users",
+        barmode="group",
+        facet_col="year",
+        color_discrete_map={"warm": "#2ca02c", "cold": "#17becf"},
+        title=f"{metric}: warm vs cold users",
+    )
+    figure.for_each_annotation(lambda a: a.update(text=a.text.replace("year=", "")))
+    return _tidy(figure, 360)
+
+
+def losses(table: pd.DataFrame) -> go.Figure:
+    """Training loss per epoch, one line per model and year."""
+    labelled = table.assign(run=table["model"] + " " + table["year"].astype(str))
+    figure = px.line(labelled, x="epoch", y="loss", color="run", title="Training loss (BPR) per epoch")
+    return _tidy(figure)
+
+
+def fit_times(timing: pd.DataFrame) -> go.Figure:
+    """Fit seconds per model and year (log axis: the notebook's GPU hours fit on the same chart)."""
+    figure = px.bar(
+        timing, x="model", y="fit_s", color="year", barmode="group", log_y=True, title="Fit time (seconds, log scale)"
+    )
+    return _tidy(figure)
+
+
+def overlap(matrix: pd.DataFrame) -> go.Figure:
+    """A heatmap of the Jaccard overlap between the models' lists."""
+    figure = px.imshow(matrix, text_auto=".2f", zmin=0, zmax=1, color_continuous_scale="Blues", aspect="auto")
+    return _tidy(figure, 80 + 45 * len(matrix))
+
+
+def embedding_map(points: pd.DataFrame, colour: str, marked: dict) -> go.Figure:
+    """The UMAP scatter; ``marked`` may hold ``user``, ``history`` and ``recommended`` ids to highlight."""
+    if colour == "top tag":
+        common = points["top_tag"].value_counts().index[:12]
+        shown = points.assign(colour=points["top_tag"].where(points["top_tag"].isin(common), "other tags"))
+        figure = px.scatter(
+            shown,
+            x="x",
+            y="y",
+            color="colour",
+            symbol="node",
+            hover_name="name",
+            hover_data={"x": False, "y": False, "top_tag": True, "popularity": True, "colour": False},
+            opacity=0.6,
+        )
+    elif colour == "popularity":
+        shown = points.assign(log_popularity=np.log1p(points["popularity"]))
+        figure = px.scatter(
+            shown,
+            x="x",
+            y="y",
+            color="log_popularity",
+            symbol="node",
+            hover_name="name",
+            hover_data={"x": False, "y": False, "popularity": True, "log_popularity": False},
+            color_continuous_scale="Viridis",
+            opacity=0.6,
+        )
+        figure.update_coloraxes(colorbar_title="log(1+popularity)")
+    else:
+        figure = px.scatter(
+            points,
+            x="x",
+            y="y",
+            color="node",
+            hover_name="name",
+            opacity=0.6,
+            hover_data={"x": False, "y": False, "top_tag": True, "popularity": True},
+        )
+    figure.update_traces(marker={"size": 5})
+    styles = {
+        "history": ("artist", "diamond-open", "#000000", 11, "their history"),
+        "recommended": ("artist", "star", "#e41a1c", 14, "recommended"),
+        "user": ("user", "x", "#000000", 16, "the user"),
+    }
+    for role, ids in marked.items():
+        node, symbol, colour_code, size, label = styles[role]
+        rows = points[(points["node"] == node) & points["id"].isin(ids)]
+        if len(rows):
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["x"],
+                    y=rows["y"],
+                    mode="markers",
+                    name=label,
+                    text=rows["name"],
+                    hoverinfo="text",
+                    marker={
+                        "symbol": symbol,
+                        "size": size,
+                        "color": colour_code,
+                        "line": {"width": 2, "color": colour_code},
+                    },
+                )
+            )
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return _tidy(figure, 640)

@@ -1,0 +1,103 @@
+"""A training queue shared by every browser session: one background thread trains requested runs in order.
+
+Pages never train in their own script run (a rerun would interrupt it): they submit requests here and
+poll the jobs' progress. A request whose run is cached finishes at once; a request for a run that is
+already queued or training is not queued twice; the run cache's file lock keeps other processes (the
+CLI, a second server) from training the same run at the same time.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from explorer import projection, runs
+from explorer.data import Dataset
+from explorer.errors import ExplorerError
+from explorer.protocol import Split
+from explorer.training import Run
+
+
+@dataclass
+class Job:
+    """One requested run and what is known of it so far."""
+
+    model: str
+    params: dict[str, Any]
+    year: int
+    status: str = "queued"  # queued → running → mapping → done | failed
+    step: int = 0
+    total: int = 0
+    losses: list[float] = field(default_factory=list)
+    error: str = ""
+    run: Run | None = None
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} {self.year}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running", "mapping")
+
+    def progress(self, step: int, total: int, **metrics: float) -> None:
+        self.step, self.total = step, total
+        if "loss" in metrics:
+            self.losses.append(metrics["loss"])
+
+
+class TrainingQueue:
+    """Trains submitted runs one after another in a daemon thread."""
+
+    def __init__(self) -> None:
+        self._jobs: list[Job] = []
+        self._pending: queue.Queue[tuple[Job, Dataset, Split]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name="explorer-training", daemon=True)
+        self._thread.start()
+
+    def submit(self, dataset: Dataset, split: Split, model: str, params: dict[str, Any]) -> Job:
+        """Queue one run (or return the job already queued or training for it)."""
+        with self._lock:
+            for job in self._jobs:
+                if job.active and (job.model, job.params, job.year) == (model, params, split.year):
+                    return job
+            job = Job(model=model, params=params, year=split.year)
+            self._jobs.append(job)
+            self._pending.put((job, dataset, split))
+            return job
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return any(job.active for job in self._jobs)
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs)
+
+    def forget_finished(self) -> None:
+        with self._lock:
+            self._jobs = [job for job in self._jobs if job.active]
+
+    def _work(self) -> None:
+        while True:
+            job, dataset, split = self._pending.get()
+            job.status, job.started = "running", time.time()
+            try:
+                job.run = runs.run_for(dataset, split, job.model, job.params, progress=job.progress)
+                if job.run.state["item_factors"].shape[1]:  # a model with embeddings: draw its default map now
+                    job.status, job.step, job.total = "mapping", 0, 0
+                    key = runs.run_key(job.model, job.run.params, job.year, dataset.fingerprint)
+                    projection.projection_for(key, progress=job.progress)
+                job.status = "done"
+            except ExplorerError as error:
+                job.status, job.error = "failed", str(error)
+            except Exception as error:  # a bug: keep the server alive and show what happened
+                job.status, job.error = "failed", f"Training failed unexpectedly ({type(error).__name__}: {error})."
+            job.finished = time.time()

@@ -1,0 +1,221 @@
+"""The app in a real browser: `streamlit run` on a free loopback port, driven by Debian's Chromium.
+
+Visits every page, trains the demo runs through the Train page, picks a user, checks that lists and
+charts appear and that no exception box shows anywhere. Screenshots and the measured page timings go
+to ``artifacts/browser/`` (git-ignored); look at them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, demo_dir):
+    """A Streamlit server on the demo data with an empty run cache; yields its base URL."""
+    cache = tmp_path_factory.mktemp("browser-cache")
+    port = free_port()
+    env = {**os.environ, "LASTFM_DATA_DIR": str(demo_dir), "EXPLORER_CACHE_DIR": str(cache)}
+    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.terminate()
+        pytest.fail("streamlit did not start within 60 s")
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(server):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        yield page
+        browser.close()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'Running…' status widget)."""
+    page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=100
+    )
+    page.wait_for_timeout(150)  # let the last delta paint
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=100
+    )
+
+
+def charts(page, at_least: int, timeout: float = 60_000) -> int:
+    """Scroll through the page (charts mount when near the viewport) and wait for ``at_least`` charts."""
+    page.evaluate(
+        """async () => {
+            const main = document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
+            for (let y = 0; y < main.scrollHeight; y += 600) {
+                main.scrollTo(0, y);
+                await new Promise(r => setTimeout(r, 60));
+            }
+            main.scrollTo(0, 0);
+        }"""
+    )
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= {at_least}",
+        timeout=timeout,
+    )
+    return page.locator('[data-testid="stPlotlyChart"]').count()
+
+
+def no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_every_page_in_chromium(server, browser_page):
+    page = browser_page
+    timings: dict[str, float] = {}
+
+    page.goto(server)
+    settle(page)
+    page.get_by_text("Forward chaining", exact=False).first.wait_for()
+    no_exception(page)
+    shot(page, "1-overview-empty-cache")
+
+    # Train every model on the demo data through the form (the cache is empty: this really trains).
+    page.goto(f"{server}/train")
+    settle(page)
+    page.locator('[data-testid="stFormSubmitButton"] button').click()
+    page.wait_for_function(
+        "() => document.body.innerText.split('trained in').length - 1 + "
+        "document.body.innerText.split('loaded from the cache').length - 1 >= 12",
+        timeout=300_000,
+        polling=500,
+    )
+    settle(page)
+    no_exception(page)
+    shot(page, "2-train-done")
+
+    # With cached runs: time the first render and page switches through the sidebar.
+    started = time.perf_counter()
+    page.goto(server)
+    settle(page)
+    page.get_by_text("Cached runs").first.wait_for()
+    timings["first page render"] = time.perf_counter() - started
+    no_exception(page)
+    shot(page, "3-overview")
+
+    for title, marker, name in [
+        ("Metrics", "Recall@K", "4-metrics"),
+        ("Compare users", "Top 10 of each model", "5-compare"),
+        ("Train", "Cached runs", "6-train"),
+        ("Overview", "Interactions per year", "7-overview-again"),
+    ]:
+        started = time.perf_counter()
+        page.get_by_role("link", name=title).first.click()
+        page.get_by_text(marker).first.wait_for(timeout=60_000)
+        timings[f"switch to {title}: content shown"] = time.perf_counter() - started
+        settle(page)
+        timings[f"switch to {title}: script finished"] = time.perf_counter() - started
+        no_exception(page)
+        shot(page, name)
+
+    page.goto(f"{server}/metrics")
+    settle(page)
+    assert charts(page, 4) >= 4
+    shot(page, "4-metrics-charts")
+
+    # Pick a user through the URL and check every model's list and the charts.
+    page.goto(f"{server}/compare?year=2010&user=56")
+    page.get_by_text("hit(s)").nth(3).wait_for(timeout=60_000)
+    settle(page)
+    no_exception(page)
+    body = page.inner_text("body")
+    assert body.count("hit(s)") == 4
+    assert "lightgcn-social" in body and "Where the models disagree most" in body
+    assert charts(page, 1) >= 1
+    shot(page, "8-compare-user")
+
+    started = time.perf_counter()
+    page.goto(f"{server}/embeddings?user=56")
+    settle(page, timeout=240_000)
+    charts(page, 1, timeout=240_000)
+    timings["embeddings page (map computed or cached)"] = time.perf_counter() - started
+    no_exception(page)
+    shot(page, "9-embeddings")
+
+    (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=1))
+    print("\nbrowser timings (s):", json.dumps({k: round(v, 2) for k, v in timings.items()}))
+    # Generous bounds so a busy CI machine does not fail the suite; the real figures are in timings.json.
+    assert timings["first page render"] < 15
+    assert max(v for k, v in timings.items() if k.endswith("content shown")) < 10
