@@ -223,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{model} {r.year}: R@10 {r.metrics['recall']['10']:.4f}  MRR {r.metrics['mrr']:.4f}  "
                         f"({source})"
                     )
+                    if not args.no_maps and r.state["item_factors"].shape[1]:
+                        _draw_map(r, args.quiet)
         else:
             model_runs = _obtain(args, [args.model])[args.model]
             if args.ranks_out:

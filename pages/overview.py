@@ -1,6 +1,5 @@
 """Overview: where the data comes from, its size, what forward chaining tests, and which runs are cached."""
 
-import plotly.express as px
 import streamlit as st
 
 from app.state import cached_runs, data_banner, dataset_or_stop
@@ -24,10 +23,8 @@ for column, (label, value) in zip(columns, overview.counts(dataset).items(), str
 left, right = st.columns([2, 3])
 with left:
     st.subheader("Interactions per year")
-    per_year = overview.interactions_per_year(dataset)
-    figure = px.bar(per_year, x="year", y="interactions", height=320)
-    figure.update_layout(margin={"t": 10, "b": 10})
-    st.plotly_chart(figure, key="per_year_chart")
+    # Streamlit's own chart: the first page needs no plotly (faster first render).
+    st.bar_chart(overview.interactions_per_year(dataset).astype({"year": str}), x="year", y="interactions", height=320)
 with right:
     st.subheader("Forward chaining")
     st.markdown(

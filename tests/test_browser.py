@@ -7,6 +7,7 @@ to ``artifacts/browser/`` (git-ignored); look at them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import REAL_DATA_DIR, needs_real_data
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -43,50 +46,56 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@contextlib.contextmanager
+def streamlit_server(data_dir: Path, cache: Path, log_dir: Path):
+    """`streamlit run streamlit_app.py` on a free loopback port; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "LASTFM_DATA_DIR": str(data_dir), "EXPLORER_CACHE_DIR": str(cache)}
+    with open(log_dir / "streamlit.log", "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app.py",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.3)
+            else:
+                pytest.fail("streamlit did not start within 60 s")
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, demo_dir):
-    """A Streamlit server on the demo data with an empty run cache; yields its base URL."""
-    cache = tmp_path_factory.mktemp("browser-cache")
-    port = free_port()
-    env = {**os.environ, "LASTFM_DATA_DIR": str(demo_dir), "EXPLORER_CACHE_DIR": str(cache)}
-    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.terminate()
-        pytest.fail("streamlit did not start within 60 s")
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    """A Streamlit server on the demo data with an empty run cache."""
+    with streamlit_server(demo_dir, tmp_path_factory.mktemp("browser-cache"), tmp_path_factory.mktemp("log")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +228,77 @@ def test_every_page_in_chromium(server, browser_page):
     # Generous bounds so a busy CI machine does not fail the suite; the real figures are in timings.json.
     assert timings["first page render"] < 15
     assert max(v for k, v in timings.items() if k.endswith("content shown")) < 10
+
+
+@needs_real_data
+def test_real_data_pages_after_cli_training(tmp_path, browser_page):
+    """The runs of `python -m explorer train --model popularity cmf lightgcn lightgcn-social`, in Chromium."""
+    cache = tmp_path / "cache"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "explorer",
+            "-q",
+            "train",
+            "--model",
+            "popularity",
+            "cmf",
+            "lightgcn",
+            "lightgcn-social",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "EXPLORER_CACHE_DIR": str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    page = browser_page
+    timings: dict[str, float] = {}
+    with streamlit_server(Path(REAL_DATA_DIR), cache, tmp_path) as base:
+        started = time.perf_counter()
+        page.goto(base)
+        page.get_by_text("Cached runs").first.wait_for(timeout=60_000)
+        timings["first page render"] = time.perf_counter() - started
+        settle(page)
+        started = time.perf_counter()
+        page.reload()
+        page.get_by_text("Cached runs").first.wait_for(timeout=60_000)
+        timings["first page render, reloaded"] = time.perf_counter() - started
+        settle(page)
+        no_exception(page)
+        shot(page, "real-1-overview")
+        for title, marker, name in [
+            ("Metrics", "Recall@K", "real-2-metrics"),
+            ("Compare users", "Top 10 of each model", "real-3-compare"),
+            ("Embeddings", "Colour by", "real-4-embeddings"),
+            ("Train", "Cached runs", "real-5-train"),
+            ("Overview", "Interactions per year", "real-6-overview"),
+            ("Metrics", "Recall@K", "real-7-metrics-again"),
+        ]:
+            started = time.perf_counter()
+            page.get_by_role("link", name=title).first.click()
+            page.get_by_text(marker).first.wait_for(timeout=60_000)
+            timings[f"switch to {title}: content shown"] = time.perf_counter() - started
+            settle(page)
+            timings[f"switch to {title}: script finished"] = time.perf_counter() - started
+            no_exception(page)
+            if name == "real-2-metrics":
+                assert charts(page, 4) >= 4
+                assert "notebook LightGCN" in page.inner_text("body")
+            shot(page, name)
+        page.goto(f"{base}/compare?year=2010&user=2")
+        page.get_by_text("hit(s)").nth(3).wait_for(timeout=60_000)
+        settle(page)
+        no_exception(page)
+        charts(page, 1)
+        shot(page, "real-8-compare-user")
+        page.goto(f"{base}/embeddings?user=2")
+        settle(page)
+        charts(page, 1, timeout=120_000)
+        no_exception(page)
+        shot(page, "real-9-embeddings-user")
+    (ARTIFACTS / "timings-real.json").write_text(json.dumps(timings, indent=1))
+    print("\nreal-data browser timings (s):", json.dumps({k: round(v, 2) for k, v in timings.items()}))
+    assert timings["first page render"] < 15

@@ -153,6 +153,7 @@ def test_make_demo_data_then_train_list_and_clear(tmp_path):
     done = explorer("-q", "train", "--model", "popularity", "cmf", "--k", "8", "--data-dir", str(demo), cache=cache)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("trained in") == 6
+    assert len(list(cache.glob("*/projection-*.npz"))) == 3  # the CMF runs' maps, drawn for the app
     again = explorer("-q", "train", "--model", "popularity", "cmf", "--k", "8", "--data-dir", str(demo), cache=cache)
     assert again.stdout.count("cached") == 6
     listing = explorer("runs", "list", cache=cache)
