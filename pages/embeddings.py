@@ -65,11 +65,13 @@ colour = st.radio("Colour by", ["top tag", "popularity", "node type"], horizonta
 options = recommend.user_options(split)
 users = [u for u in options["user"] if u in set(run.state["user_ids"].tolist())] or options["user"].tolist()
 wanted = st.query_params.get("user")
-index = users.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in users else 0
+if wanted is not None and not (wanted.isdigit() and int(wanted) in users):
+    st.warning(f"The address names user {wanted!r}, who has no held-out artists in {run.year}; pick one below.")
+    wanted = None
 user = st.selectbox(
     "Mark a user, their history and their recommendations",
     [None, *users],
-    index=index + 1 if wanted else 0,
+    index=users.index(int(wanted)) + 1 if wanted else 0,
     key="embedding_user",
     format_func=lambda u: "nobody" if u is None else f"user {u}",
 )

@@ -122,3 +122,20 @@ def test_switching_users_updates_the_url(demo_app):
     box.set_value(int(other.split()[1]) if isinstance(other, str) else other).run()
     assert not at.exception
     assert at.query_params["user"] == str(at.selectbox(key="compare_user_2009").value)
+
+
+def test_embeddings_page_draws_a_map_and_marks_a_user(demo_app, demo_dataset):
+    (split,) = splits_of(demo_dataset, [2010])
+    warm = split.test[split.test["userID"].isin(split.train["userID"])]
+    user = int(warm["userID"].iloc[0])
+    at = open_page("pages/embeddings.py", user=str(user))
+    assert at.selectbox(key="embedding_user").value == user
+    assert len(at.get("plotly_chart")) == 1
+    at.radio(key="embedding_colour").set_value("popularity").run()
+    assert not at.exception
+
+
+def test_embeddings_page_warns_about_an_unknown_user(demo_app):
+    at = open_page("pages/embeddings.py", user="not-a-user")
+    assert any("not-a-user" in w.value for w in at.warning)
+    assert at.selectbox(key="embedding_user").value is None

@@ -254,6 +254,11 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
+    from explorer.data import load_dataset
+    from explorer.training import splits_of
+
+    (split,) = splits_of(load_dataset(REAL_DATA_DIR), [2010])
+    warm_user = int(split.test.loc[split.test["userID"].isin(split.train["userID"]), "userID"].value_counts().index[0])
     page = browser_page
     timings: dict[str, float] = {}
     with streamlit_server(Path(REAL_DATA_DIR), cache, tmp_path) as base:
@@ -288,13 +293,14 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
                 assert charts(page, 4) >= 4
                 assert "notebook LightGCN" in page.inner_text("body")
             shot(page, name)
-        page.goto(f"{base}/compare?year=2010&user=2")
+        page.goto(f"{base}/compare?year=2010&user={warm_user}")
         page.get_by_text("hit(s)").nth(3).wait_for(timeout=60_000)
         settle(page)
         no_exception(page)
         charts(page, 1)
+        assert "because you listen to" in page.inner_text("body")
         shot(page, "real-8-compare-user")
-        page.goto(f"{base}/embeddings?user=2")
+        page.goto(f"{base}/embeddings?user={warm_user}")
         settle(page)
         charts(page, 1, timeout=120_000)
         no_exception(page)
