@@ -22,39 +22,24 @@ def _tidy(figure: go.Figure, height: int = 340) -> go.Figure:
     return figure
 
 
-def recall_by_year(curve: pd.DataFrame, k: int) -> go.Figure:
-    """Recall@k per test year, one line per model (reference rows dashed)."""
-    rows = curve[curve["K"] == k]
+def _recall_lines(rows: pd.DataFrame, x: str, title: str, **options) -> go.Figure:
+    """Recall against ``x``, one line per model, the notebook's reference rows dotted."""
     figure = px.line(
-        rows,
-        x="year",
-        y="recall",
-        color="model",
-        markers=True,
-        color_discrete_map=MODEL_COLOURS,
-        title=f"Recall@{k} by test year",
+        rows, x=x, y="recall", color="model", markers=True, color_discrete_map=MODEL_COLOURS, title=title, **options
     )
     figure.for_each_trace(lambda t: t.update(line_dash="dot") if t.name.startswith("notebook") else None)
-    figure.update_xaxes(dtick=1)
+    figure.update_xaxes(tickvals=sorted(rows[x].unique()))
     return _tidy(figure)
+
+
+def recall_by_year(curve: pd.DataFrame, k: int) -> go.Figure:
+    """Recall@k per test year, one line per model."""
+    return _recall_lines(curve[curve["K"] == k], "year", f"Recall@{k} by test year")
 
 
 def recall_by_k(curve: pd.DataFrame, year: int) -> go.Figure:
     """Recall@K against K (log axis) for one test year."""
-    rows = curve[curve["year"] == year]
-    figure = px.line(
-        rows,
-        x="K",
-        y="recall",
-        color="model",
-        markers=True,
-        log_x=True,
-        color_discrete_map=MODEL_COLOURS,
-        title=f"Recall@K in {year}",
-    )
-    figure.for_each_trace(lambda t: t.update(line_dash="dot") if t.name.startswith("notebook") else None)
-    figure.update_xaxes(tickvals=sorted(rows["K"].unique()))
-    return _tidy(figure)
+    return _recall_lines(curve[curve["year"] == year], "K", f"Recall@K in {year}", log_x=True)
 
 
 def warm_cold(groups: pd.DataFrame, metric: str) -> go.Figure:

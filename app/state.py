@@ -48,6 +48,24 @@ def dataset_or_stop() -> Dataset:
         st.stop()
 
 
+def page_start(title: str) -> Dataset:
+    """Every page's opening: its title, then the data set (or the error and a stop) and its banner."""
+    st.title(title)
+    dataset = dataset_or_stop()
+    data_banner(dataset)
+    return dataset
+
+
+def runs_or_stop(dataset: Dataset, what: str = "for this data set", *, with_embeddings: bool = False) -> pd.DataFrame:
+    """The cached runs of ``dataset`` (only those with embeddings, if asked), or a note linking to Train."""
+    table = cached_runs(dataset)
+    if with_embeddings:
+        table = table[table["model"] != "popularity"]
+    if table.empty:
+        no_runs_note(what)
+    return table
+
+
 def data_banner(dataset: Dataset) -> None:
     """A one-line caption saying which data the page shows (a warning for the synthetic demo)."""
     if dataset.synthetic:

@@ -3,15 +3,11 @@
 import streamlit as st
 
 from app import charts
-from app.state import cached_runs, data_banner, dataset_or_stop, no_runs_note, pick_settings, runs_of, splits
+from app.state import no_runs_note, page_start, pick_settings, runs_of, runs_or_stop, splits
 from explorer import recommend
 
-st.title("Compare users")
-dataset = dataset_or_stop()
-data_banner(dataset)
-table = cached_runs(dataset)
-if table.empty:
-    no_runs_note("for this data set")
+dataset = page_start("Compare users")
+table = runs_or_stop(dataset)
 year_splits = splits(dataset)
 years = sorted(set(table["year"]) & set(year_splits))
 if not years:

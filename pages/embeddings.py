@@ -4,17 +4,12 @@ import numpy as np
 import streamlit as st
 
 from app import charts
-from app.state import cached_runs, data_banner, dataset_or_stop, load_run, no_runs_note, splits
+from app.state import load_run, page_start, runs_or_stop, splits
 from explorer import maps, projection, recommend
 from explorer.errors import ExplorerError
 
-st.title("Embedding maps")
-dataset = dataset_or_stop()
-data_banner(dataset)
-table = cached_runs(dataset)
-table = table[table["model"] != "popularity"]
-if table.empty:
-    no_runs_note("with embeddings (CMF or LightGCN)")
+dataset = page_start("Embedding maps")
+table = runs_or_stop(dataset, "with embeddings (CMF or LightGCN)", with_embeddings=True)
 st.markdown(
     "UMAP places each learned embedding (64 numbers per artist or user) on a plane so that neighbours in "
     "embedding space stay neighbours on the map. Distances between far-apart groups mean little; who sits next "

@@ -3,15 +3,11 @@
 import streamlit as st
 
 from app import charts
-from app.state import cached_runs, data_banner, dataset_or_stop, no_runs_note, pick_settings, runs_of
+from app.state import page_start, pick_settings, runs_of, runs_or_stop
 from explorer import reports
 
-st.title("Metrics")
-dataset = dataset_or_stop()
-data_banner(dataset)
-table = cached_runs(dataset)
-if table.empty:
-    no_runs_note("for this data set")
+dataset = page_start("Metrics")
+table = runs_or_stop(dataset)
 
 st.caption("One hyperparameter setting per model (the cached ones):")
 chosen = runs_of(pick_settings(table, "metrics_setting"))

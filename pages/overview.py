@@ -2,12 +2,10 @@
 
 import streamlit as st
 
-from app.state import cached_runs, data_banner, dataset_or_stop
+from app.state import cached_runs, page_start
 from explorer import overview
 
-st.title("Last.fm Recommender Explorer")
-dataset = dataset_or_stop()
-data_banner(dataset)
+dataset = page_start("Last.fm Recommender Explorer")
 source = "synthetic demo data" if dataset.synthetic else "Last.fm hetrec2011-lastfm-2k (GroupLens, HetRec 2011)"
 st.markdown(
     f"**Data:** {source} · `{dataset.path}` · fingerprint `{dataset.fingerprint}`  \n"

@@ -3,14 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from app.state import cached_runs, data_banner, dataset_or_stop, splits, training_queue
+from app.state import cached_runs, page_start, splits, training_queue
 from explorer import runs
 from explorer.errors import ExplorerError
 from explorer.models import model_class, model_names
 
-st.title("Train")
-dataset = dataset_or_stop()
-data_banner(dataset)
+dataset = page_start("Train")
 st.markdown(
     "Runs are cached: a model already trained with the same hyperparameters, test year and data loads "
     "instantly. Training happens in the background, one run after another; you can switch pages meanwhile."

@@ -141,6 +141,18 @@ def charts(page, at_least: int, timeout: float = 60_000) -> int:
     return page.locator('[data-testid="stPlotlyChart"]').count()
 
 
+def switch_to(page, title: str, marker: str, name: str, timings: dict[str, float]) -> None:
+    """Click a sidebar link, time until ``marker`` shows and until the script ends, check, screenshot."""
+    started = time.perf_counter()
+    page.get_by_role("link", name=title).first.click()
+    page.get_by_text(marker).first.wait_for(timeout=60_000)
+    timings[f"{name}: switch to {title}, content shown"] = time.perf_counter() - started
+    settle(page)
+    timings[f"{name}: switch to {title}, script finished"] = time.perf_counter() - started
+    no_exception(page)
+    shot(page, name)
+
+
 def no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]'
@@ -190,14 +202,7 @@ def test_every_page_in_chromium(server, browser_page):
         ("Train", "Cached runs", "6-train"),
         ("Overview", "Interactions per year", "7-overview-again"),
     ]:
-        started = time.perf_counter()
-        page.get_by_role("link", name=title).first.click()
-        page.get_by_text(marker).first.wait_for(timeout=60_000)
-        timings[f"switch to {title}: content shown"] = time.perf_counter() - started
-        settle(page)
-        timings[f"switch to {title}: script finished"] = time.perf_counter() - started
-        no_exception(page)
-        shot(page, name)
+        switch_to(page, title, marker, name, timings)
 
     page.goto(f"{server}/metrics")
     settle(page)
@@ -282,17 +287,10 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
             ("Overview", "Interactions per year", "real-6-overview"),
             ("Metrics", "Recall@K", "real-7-metrics-again"),
         ]:
-            started = time.perf_counter()
-            page.get_by_role("link", name=title).first.click()
-            page.get_by_text(marker).first.wait_for(timeout=60_000)
-            timings[f"switch to {title}: content shown"] = time.perf_counter() - started
-            settle(page)
-            timings[f"switch to {title}: script finished"] = time.perf_counter() - started
-            no_exception(page)
+            switch_to(page, title, marker, name, timings)
             if name == "real-2-metrics":
                 assert charts(page, 4) >= 4
                 assert "notebook LightGCN" in page.inner_text("body")
-            shot(page, name)
         page.goto(f"{base}/compare?year=2010&user={warm_user}")
         page.get_by_text("hit(s)").nth(3).wait_for(timeout=60_000)
         settle(page)
