@@ -32,39 +32,27 @@ with right:
         "**Cold users** have no interaction before Y: every model that does not know them falls back to "
         "popularity. **Unseen artists** appear first in Y: no model can rank them."
     )
-    table = overview.splits_table(dataset)
-    shown = table.rename(
-        columns={
-            "test_year": "test year Y",
-            "train_rows": "train rows (< Y)",
-            "test_rows": "test rows (= Y)",
-            "test_users": "test users",
-            "cold_users": "cold users",
-            "cold_row_share": "rows of cold users",
-            "unseen_artist_share": "rows of unseen artists",
-            "rankable_rows": "rankable rows",
-        }
-    )[
-        [
-            "test year Y",
-            "train rows (< Y)",
-            "test rows (= Y)",
-            "test users",
-            "cold users",
-            "rows of cold users",
-            "rows of unseen artists",
-            "rankable rows",
-        ]
-    ]
-    st.dataframe(
-        shown,
-        hide_index=True,
-        column_config={
-            "rows of cold users": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-            "rows of unseen artists": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-        },
-        key="splits_table",
-    )
+
+labels = {
+    "test_year": "test year Y",
+    "train_rows": "train rows (< Y)",
+    "test_rows": "test rows (= Y)",
+    "test_users": "test users",
+    "cold_users": "cold users",
+    "cold_row_share": "rows of cold users",
+    "unseen_artist_share": "rows of unseen artists",
+    "rankable_rows": "rankable rows",
+}
+shown = overview.splits_table(dataset).rename(columns=labels)[list(labels.values())]
+st.dataframe(
+    shown,
+    hide_index=True,
+    column_config={
+        "rows of cold users": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+        "rows of unseen artists": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+    },
+    key="splits_table",
+)
 
 st.subheader("Cached runs")
 runs_table = cached_runs(dataset)

@@ -16,15 +16,10 @@ st.markdown(
 queue = training_queue()
 year_splits = splits(dataset)
 
+st.caption(" · ".join(f"**{name}**: {model_class(name).description}" for name in model_names()))
 with st.form("train_form"):
     left, right = st.columns(2)
-    chosen_models = left.multiselect(
-        "Models",
-        model_names(),
-        default=model_names(),
-        key="train_models",
-        format_func=lambda name: f"{name} — {model_class(name).description}",
-    )
+    chosen_models = left.multiselect("Models", model_names(), default=model_names(), key="train_models")
     chosen_years = right.multiselect("Test years", list(year_splits), default=list(year_splits), key="train_years")
     tuned = st.radio(
         "Hyperparameters",

@@ -123,21 +123,26 @@ def settle(page, timeout: float = 60_000) -> None:
 
 
 def charts(page, at_least: int, timeout: float = 60_000) -> int:
-    """Scroll through the page (charts mount when near the viewport) and wait for ``at_least`` charts."""
+    """Scroll through the page (charts mount near the viewport) until ``at_least`` plotly charts are drawn."""
+    drawn = """(n) => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+        .filter(chart => chart.querySelector('.main-svg')).length >= n"""
+    deadline = time.time() + timeout / 1000
+    while True:
+        page.evaluate(
+            """async () => {
+                const main = document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
+                for (let y = 0; y <= main.scrollHeight; y += 400) {
+                    main.scrollTo(0, y);
+                    await new Promise(r => setTimeout(r, 80));
+                }
+            }"""
+        )
+        if page.evaluate(drawn, at_least) or time.time() > deadline:
+            break
     page.evaluate(
-        """async () => {
-            const main = document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
-            for (let y = 0; y < main.scrollHeight; y += 600) {
-                main.scrollTo(0, y);
-                await new Promise(r => setTimeout(r, 60));
-            }
-            main.scrollTo(0, 0);
-        }"""
+        "() => (document.querySelector('[data-testid=\"stMain\"]') || document.scrollingElement).scrollTo(0, 0)"
     )
-    page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= {at_least}",
-        timeout=timeout,
-    )
+    assert page.evaluate(drawn, at_least), f"fewer than {at_least} charts were drawn"
     return page.locator('[data-testid="stPlotlyChart"]').count()
 
 
@@ -160,6 +165,7 @@ def no_exception(page) -> None:
 
 
 def shot(page, name: str) -> None:
+    page.wait_for_timeout(400)  # data grids paint their canvas a moment after the script ends
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
