@@ -181,3 +181,35 @@ def test_device_selection(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device(None) == "cuda"
     assert resolve_device("cpu") == "cpu"
+
+
+def test_lightgcn_step_gives_autograds_gradients():
+    """bpr_step's shortcut through the symmetric graph must equal plain autograd's gradients."""
+    import torch
+    from torch_geometric.nn import LightGCN
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+    from torch_geometric.nn.models.lightgcn import BPRLoss
+    from torch_geometric.utils import to_torch_csr_tensor, to_undirected
+
+    from explorer.models.lightgcn import bpr_step
+
+    torch.manual_seed(0)
+    edges = to_undirected(torch.randint(0, 30, (2, 80)), num_nodes=30)
+    edges, weights = gcn_norm(edges, None, num_nodes=30, add_self_loops=False)
+    adjacency = to_torch_csr_tensor(edges, weights, size=(30, 30))
+    model = LightGCN(30, 8, 3, normalize=False)
+    user, item, negative = torch.randint(0, 10, (50,)), torch.randint(10, 30, (50,)), torch.randint(10, 30, (50,))
+    bpr = BPRLoss(lambda_reg=1e-2)
+
+    value = bpr_step(model, adjacency, bpr, user, item, negative)
+    shortcut = model.embedding.weight.grad.clone()
+    model.embedding.weight.grad = None
+    final = model.get_embedding(adjacency)
+    loss = bpr(
+        (final[user] * final[item]).sum(-1),
+        (final[user] * final[negative]).sum(-1),
+        model.embedding.weight[torch.cat([user, item, negative])],
+    )
+    loss.backward()
+    assert value == pytest.approx(loss.item())
+    assert torch.allclose(shortcut, model.embedding.weight.grad, atol=1e-7)
