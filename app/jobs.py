@@ -28,6 +28,7 @@ class Job:
     model: str
     params: dict[str, Any]
     year: int
+    fingerprint: str  # of the data set the run is for
     status: str = "queued"  # queued → running → mapping → done | failed
     step: int = 0
     total: int = 0
@@ -64,10 +65,11 @@ class TrainingQueue:
     def submit(self, dataset: Dataset, split: Split, model: str, params: dict[str, Any]) -> Job:
         """Queue one run (or return the job already queued or training for it)."""
         with self._lock:
+            wanted = (model, params, split.year, dataset.fingerprint)
             for job in self._jobs:
-                if job.active and (job.model, job.params, job.year) == (model, params, split.year):
+                if job.active and (job.model, job.params, job.year, job.fingerprint) == wanted:
                     return job
-            job = Job(model=model, params=params, year=split.year)
+            job = Job(model=model, params=params, year=split.year, fingerprint=dataset.fingerprint)
             self._jobs.append(job)
             self._pending.put((job, dataset, split))
             return job
@@ -77,9 +79,10 @@ class TrainingQueue:
         with self._lock:
             return any(job.active for job in self._jobs)
 
-    def jobs(self) -> list[Job]:
+    def jobs(self, fingerprint: str | None = None) -> list[Job]:
+        """The jobs (of one data set, if given), oldest first."""
         with self._lock:
-            return list(self._jobs)
+            return [job for job in self._jobs if fingerprint in (None, job.fingerprint)]
 
     def forget_finished(self) -> None:
         with self._lock:

@@ -92,13 +92,31 @@ def training_queue() -> TrainingQueue:
 
 
 @st.cache_resource(show_spinner="Loading a cached run…", max_entries=64)
-def _load_run(key: str, cache: str) -> Run:
+def _load_run(key: str, cache: str, written: float) -> Run:  # noqa: ARG001 - written: a retrained entry reloads
     return runs.load(key, Path(cache))
 
 
 def load_run(key: str) -> Run:
-    """A cached run, loaded once per server (treat it as read-only)."""
-    return _load_run(key, str(runs.cache_dir()))
+    """A cached run, loaded once per server and per write of the entry (treat it as read-only).
+
+    Raises:
+        CacheError: the entry is gone or corrupted.
+    """
+    cache = runs.cache_dir()
+    try:
+        written = (cache / key / runs.MANIFEST).stat().st_mtime
+    except OSError:
+        written = 0.0
+    return _load_run(key, str(cache), written)
+
+
+def load_run_or_stop(key: str) -> Run:
+    """:func:`load_run`, or an ``st.error`` and a stop when the entry cannot be read."""
+    try:
+        return load_run(key)
+    except ExplorerError as error:
+        st.error(f"{error} Delete it on the Train page, or train it again.")
+        st.stop()
 
 
 def cached_runs(dataset: Dataset) -> pd.DataFrame:
@@ -143,8 +161,16 @@ def _model_order(model: str) -> int:
 
 
 def runs_of(rows: pd.DataFrame) -> list[Run]:
-    """Load the runs of the given cache-table rows."""
-    return [load_run(key) for key in rows["key"]]
+    """Load the runs of the given cache-table rows; unreadable ones are named in a warning and left out."""
+    loaded = []
+    for key in rows["key"]:
+        try:
+            loaded.append(load_run(key))
+        except ExplorerError as error:
+            st.warning(f"{error} It is left out; delete it on the Train page, or train it again.")
+    if not loaded:
+        no_runs_note("that can be read")
+    return loaded
 
 
 def no_runs_note(what: str) -> None:

@@ -87,13 +87,17 @@ def _seen(split: Split, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def _top_ids(scores: np.ndarray, split: Split, users: np.ndarray, n: int) -> np.ndarray:
+    """Artist ids ``[len(users), n]`` of the best ``n`` per row of ``scores`` (sorted ``users``; -1 pads)."""
+    columns = top_k(scores, _seen(split, users), n)
+    return np.where(columns >= 0, split.items[np.maximum(columns, 0)], -1)
+
+
 def top_lists(run: Run, split: Split, users: np.ndarray, n: int = 10) -> np.ndarray:
-    """Artist ids ``[len(users), n]`` of each user's top-n list under ``run`` (sorted ``users``)."""
+    """Artist ids ``[len(users), n]`` of each user's top-n list under ``run`` (-1 pads a short list)."""
     users = np.asarray(users, dtype=np.int64)
     order = np.argsort(users)
-    ordered = users[order]
-    columns = top_k(run.recommender().score(ordered), _seen(split, ordered), n)
-    ids = np.where(columns >= 0, split.items[np.maximum(columns, 0)], -1)
+    ids = _top_ids(run.recommender().score(users[order]), split, users[order], n)
     result = np.empty_like(ids)
     result[order] = ids
     return result
@@ -102,12 +106,12 @@ def top_lists(run: Run, split: Split, users: np.ndarray, n: int = 10) -> np.ndar
 def recommendations(dataset: Dataset, split: Split, run: Run, user: int, n: int = 10) -> pd.DataFrame:
     """The user's top-n list: ``rank, artistID, name, url, score, hit`` (hit = a held-out artist)."""
     check_user(split, user)
-    ids = top_lists(run, split, np.array([user]), n)[0]
+    scores = run.recommender().score(np.array([user]))
+    ids = _top_ids(scores, split, np.array([user]), n)[0]
     ids = ids[ids >= 0]
-    scores = run.recommender().score(np.array([user]))[0][np.searchsorted(split.items, ids)]
     table = artist_names(dataset, ids)
     table.insert(0, "rank", np.arange(1, len(ids) + 1))
-    table["score"] = scores
+    table["score"] = scores[0][np.searchsorted(split.items, ids)]
     table["hit"] = np.isin(ids, split.test.loc[split.test["userID"] == user, "artistID"].to_numpy())
     return table
 
@@ -168,8 +172,9 @@ def disagreement(runs: Sequence[Run], split: Split, n: int = 10, limit: int = 20
     jaccard = np.zeros(len(users))
     for a, b in pairs:
         left, right = lists[a], lists[b]
-        common = (left[:, :, None] == right[:, None, :]).any(axis=2).sum(axis=1)
-        jaccard += common / (2 * n - common)
+        common = ((left[:, :, None] == right[:, None, :]) & (left[:, :, None] >= 0)).any(axis=2).sum(axis=1)
+        union = (left >= 0).sum(axis=1) + (right >= 0).sum(axis=1) - common
+        jaccard += np.divide(common, union, out=np.ones(len(users)), where=union > 0)
     table["mean_overlap"] = jaccard / len(pairs)
     for name, ids in lists.items():
         table[f"hits_{name}"] = np.isin(np.where(ids >= 0, users[:, None] * span + ids, -1), held).sum(axis=1)

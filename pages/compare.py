@@ -36,7 +36,8 @@ split = year_splits[year]
 options = recommend.user_options(split)
 users = options["user"].tolist()
 if wanted_user is not None and wanted_user not in users:
-    st.warning(f"User {wanted_user} has no held-out artists in {year}; showing the first user instead.")
+    if st.session_state.get("compare_shown") != (wanted_year, wanted_user):  # not just our own last choice
+        st.warning(f"User {wanted_user} has no held-out artists in {year}; showing the first user instead.")
     wanted_user = None
 labels = {
     row.user: f"user {row.user} · {row.train_artists} train / {row.test_artists} test artists"
@@ -51,6 +52,7 @@ user = right.selectbox(
     key=f"compare_user_{year}",
 )
 st.query_params.update({"year": str(year), "user": str(user)})
+st.session_state["compare_shown"] = (year, user)
 
 year_table = table[table["year"] == year]
 chosen = runs_of(pick_settings(year_table, "compare_setting"))

@@ -4,12 +4,15 @@ import numpy as np
 import streamlit as st
 
 from app import charts
-from app.state import load_run, page_start, runs_or_stop, splits
+from app.state import load_run_or_stop, no_runs_note, page_start, runs_or_stop, splits
 from explorer import maps, projection, recommend
 from explorer.errors import ExplorerError
 
 dataset = page_start("Embedding maps")
 table = runs_or_stop(dataset, "with embeddings (CMF or LightGCN)", with_embeddings=True)
+table = table[table["year"].isin(list(splits(dataset)))]
+if table.empty:
+    no_runs_note("with embeddings for the test years 2008–2010")
 st.markdown(
     "UMAP places each learned embedding (64 numbers per artist or user) on a plane so that neighbours in "
     "embedding space stay neighbours on the map. Distances between far-apart groups mean little; who sits next "
@@ -20,7 +23,7 @@ labels = {row.key: f"{row.model} · {row.year} · {row.setting}" for row in tabl
 keys = list(labels)
 default = next((k for k in reversed(keys) if labels[k].startswith("lightgcn-social")), keys[-1])
 key = st.selectbox("Run", keys, index=keys.index(default), format_func=labels.get, key="embedding_run")
-run = load_run(key)
+run = load_run_or_stop(key)
 split = splits(dataset)[run.year]
 
 with st.form("projection_form"):
@@ -34,7 +37,11 @@ with st.form("projection_form"):
     )
     st.form_submit_button("Draw the map", key="embedding_submit")
 
-coordinates = projection.cached_projection(key, kind=kind, n_neighbors=n_neighbors, min_dist=min_dist)
+try:
+    coordinates = projection.cached_projection(key, kind=kind, n_neighbors=n_neighbors, min_dist=min_dist)
+except ExplorerError as error:
+    st.error(str(error))
+    st.stop()
 if coordinates is None:
     st.info(
         f"This map is not cached yet: computing it takes about 5 s for {len(run.state['item_ids']):,} artists "
@@ -58,7 +65,8 @@ points = maps.describe_points(dataset, split, coordinates)
 colour = st.radio("Colour by", ["top tag", "popularity", "node type"], horizontal=True, key="embedding_colour")
 
 options = recommend.user_options(split)
-users = [u for u in options["user"] if u in set(run.state["user_ids"].tolist())] or options["user"].tolist()
+known = options["user"][np.isin(options["user"], run.state["user_ids"])].tolist()
+users = known or options["user"].tolist()
 wanted = st.query_params.get("user")
 if wanted is not None and not (wanted.isdigit() and int(wanted) in users):
     st.warning(f"The address names user {wanted!r}, who has no held-out artists in {run.year}; pick one below.")

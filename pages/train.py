@@ -65,21 +65,25 @@ if submitted:
     if not chosen_models or not chosen_years:
         st.warning("Pick at least one model and one test year.")
     else:
-        try:
-            for name in chosen_models:
-                cls = model_class(name)
-                for year in sorted(chosen_years):
-                    wanted = cls.defaults_for(year) if tuned else params.get(name, {})
-                    checked = cls(**wanted).params  # a one-sentence error if out of bounds
-                    queue.submit(dataset, year_splits[year], name, checked)
+
+        def checked(name: str, year: int) -> dict:
+            """Complete, validated hyperparameters (a one-sentence ParameterError when out of bounds)."""
+            cls = model_class(name)
+            return cls(**(cls.defaults_for(year) if tuned else params.get(name, {}))).params
+
+        try:  # validate every request before queueing any, so an error queues nothing
+            requests = [(name, year, checked(name, year)) for name in chosen_models for year in sorted(chosen_years)]
         except ExplorerError as error:
             st.error(str(error))
-        st.rerun()
+        else:
+            for name, year, values in requests:
+                queue.submit(dataset, year_splits[year], name, values)
+            st.rerun()
 
 
 @st.fragment(run_every=0.7 if queue.busy else None)
 def show_progress() -> None:
-    jobs = queue.jobs()
+    jobs = queue.jobs(dataset.fingerprint)
     if not jobs:
         return
     st.subheader("Progress")
@@ -129,15 +133,16 @@ else:
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
-        key="cached_runs_table",
+        key=f"cached_runs_table_{st.session_state.get('deletions', 0)}",  # a new table after each deletion
         column_config={
             "recall@10": st.column_config.NumberColumn(format="%.4f"),
             "mrr": st.column_config.NumberColumn(format="%.4f"),
             "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f"),
         },
     )
-    picked = selection.selection.rows
+    picked = [row for row in selection.selection.rows if row < len(table)]
     if st.button(f"Delete {len(picked)} selected run(s)", disabled=not picked or queue.busy, key="delete_runs"):
         for key in table.iloc[picked]["key"]:
             runs.delete(key)
+        st.session_state["deletions"] = st.session_state.get("deletions", 0) + 1  # forget the old selection
         st.rerun()

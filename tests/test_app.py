@@ -139,3 +139,25 @@ def test_embeddings_page_warns_about_an_unknown_user(demo_app):
     at = open_page("pages/embeddings.py", user="not-a-user")
     assert any("not-a-user" in w.value for w in at.warning)
     assert at.selectbox(key="embedding_user").value is None
+
+
+def test_a_corrupted_run_is_a_warning_not_a_traceback(monkeypatch, demo_dir, app_cache, tmp_path):
+    import shutil
+
+    cache = shutil.copytree(app_cache, tmp_path / "cache")
+    victim = next(
+        p for p in cache.iterdir() if (p / "config.json").exists() and '"cmf"' in (p / "config.json").read_text()
+    )
+    with open(victim / "embeddings.npz", "ab") as handle:
+        handle.write(b"x")
+    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    at = open_page("pages/metrics.py")
+    assert any("corrupted" in w.value for w in at.warning)
+
+
+def test_switching_year_does_not_warn_about_the_previous_user(demo_app):
+    at = open_page("pages/compare.py", year="2010")
+    at.selectbox(key="compare_year").set_value(2009).run()
+    assert not at.exception
+    assert not [w for w in at.warning if "held-out" in w.value]

@@ -25,7 +25,8 @@ def taste_train_set() -> TrainSet:
     users = np.arange(1, 13)
     user_idx = np.array([u - 1 for u, _ in pairs])
     item_idx = np.array([a for _, a in pairs])
-    friends = np.array([[1, 2], [2, 1], [13, 1], [1, 13], [5, 6], [6, 5]])  # user 13 has no train rows
+    # users 13, 14 and 15 have no train rows; 13 is a friend of user 1, 14 and 15 only of each other
+    friends = np.array([[1, 2], [2, 1], [13, 1], [1, 13], [5, 6], [6, 5], [14, 15], [15, 14]])
     return TrainSet(users, items, user_idx, item_idx, np.ones(len(pairs)), friends)
 
 
@@ -158,6 +159,9 @@ def test_social_variant_knows_users_without_train_rows_through_friends():
     scores = social.score(np.array([13]))[0]
     assert scores[:5].mean() > scores[5:].mean()
     assert any("2011 snapshot" in note for note in social.notes)
+    # regression: 14 and 15 reach no trained user, kept all-zero embeddings and were ranked by artist id
+    assert not social.knows(np.array([14, 15])).any()
+    assert np.array_equal(social.score(np.array([14]))[0], taste_train_set().item_counts())
 
 
 def test_progress_reports_every_epoch_with_the_loss():

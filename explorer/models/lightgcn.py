@@ -8,7 +8,8 @@ negative sampler are PyG's.
 * ``lightgcn``: the user–artist graph of the train rows.
 * ``lightgcn-social``: the same plus the user–user edges of ``user_friends.dat``, so a user without
   train rows still gets an embedding through their friends. Such users start from a zero layer-0
-  embedding (nothing in the loss would ever move a random one), so their scores come from the friends.
+  embedding (a random start would only add noise to their scores), so their scores come from the
+  friends; one with no trained user within ``num_layers`` hops keeps zeros and gets popularity.
 
 Training is full-batch: one propagation over the whole graph and one Adam step per epoch, with
 ``negatives`` sampled artists per train interaction. On this data the graph has < 100k edges, so a
@@ -187,7 +188,14 @@ class LightGCNRecommender(Recommender):
                     progress(epoch, p["epochs"], loss=value)
             with torch.no_grad():
                 final = model.get_embedding(adjacency).cpu().numpy()
-        self._set_factors(users, final[:num_users], final[num_users:])
+        if not np.isfinite(final).all():
+            raise ModelFitError(
+                f"{self.name}'s embeddings became non-finite; lower the learning rate (now {p['lr']}) and train again."
+            )
+        # A user without train rows and no trained user within num_layers friend hops keeps a zero embedding:
+        # it is not known personally, so it gets the popularity ranking like any unknown user.
+        reached = np.linalg.norm(final[:num_users], axis=1) > 0
+        self._set_factors(users[reached], final[:num_users][reached], final[num_users:])
 
 
 class SocialLightGCNRecommender(LightGCNRecommender):
