@@ -80,44 +80,29 @@ def overlap(matrix: pd.DataFrame) -> go.Figure:
 
 
 def embedding_map(points: pd.DataFrame, colour: str, marked: dict) -> go.Figure:
-    """The UMAP scatter; ``marked`` may hold ``user``, ``history`` and ``recommended`` ids to highlight."""
+    """The UMAP scatter; ``marked`` may hold ``user``, ``history`` and ``recommended`` ids to highlight.
+
+    ``colour`` is ``"top tag"`` (the 12 most common, the rest grouped), ``"popularity"`` (log scale) or
+    ``"node type"``; one attribute at a time, so the legend stays readable.
+    """
     if colour == "top tag":
         common = points["top_tag"].value_counts().index[:12]
         shown = points.assign(colour=points["top_tag"].where(points["top_tag"].isin(common), "other tags"))
-        figure = px.scatter(
-            shown,
-            x="x",
-            y="y",
-            color="colour",
-            symbol="node",
-            hover_name="name",
-            hover_data={"x": False, "y": False, "top_tag": True, "popularity": True, "colour": False},
-            opacity=0.6,
-        )
     elif colour == "popularity":
-        shown = points.assign(log_popularity=np.log1p(points["popularity"]))
-        figure = px.scatter(
-            shown,
-            x="x",
-            y="y",
-            color="log_popularity",
-            symbol="node",
-            hover_name="name",
-            hover_data={"x": False, "y": False, "popularity": True, "log_popularity": False},
-            color_continuous_scale="Viridis",
-            opacity=0.6,
-        )
-        figure.update_coloraxes(colorbar_title="log(1+popularity)")
+        shown = points.assign(colour=np.log1p(points["popularity"]))
     else:
-        figure = px.scatter(
-            points,
-            x="x",
-            y="y",
-            color="node",
-            hover_name="name",
-            opacity=0.6,
-            hover_data={"x": False, "y": False, "top_tag": True, "popularity": True},
-        )
+        shown = points.assign(colour=points["node"])
+    figure = px.scatter(
+        shown,
+        x="x",
+        y="y",
+        color="colour",
+        hover_name="name",
+        hover_data={"x": False, "y": False, "colour": False, "node": True, "top_tag": True, "popularity": True},
+        color_continuous_scale="Viridis",
+        opacity=0.6,
+        labels={"colour": "log(1+popularity)" if colour == "popularity" else ""},
+    )
     figure.update_traces(marker={"size": 5})
     styles = {
         "history": ("artist", "diamond-open", "#000000", 11, "their history"),
