@@ -16,7 +16,7 @@ from app.jobs import TrainingQueue
 from explorer import runs
 from explorer.data import DATA_DIR_ENV, Dataset, load_dataset
 from explorer.errors import ExplorerError
-from explorer.models import model_class
+from explorer.models import model_class, model_names
 from explorer.protocol import DEFAULT_YEARS, Split
 from explorer.training import Run, splits_of
 
@@ -151,13 +151,8 @@ def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
         picked = column.selectbox(model, settings, key=f"{key}_{model}", help="hyperparameters of the cached runs")
         chosen.append(table[(table["model"] == model) & (table["setting"] == picked)])
     return pd.concat(chosen).sort_values(
-        ["model", "year"], key=lambda c: c.map(_model_order) if c.name == "model" else c
+        ["model", "year"], key=lambda c: c.map(model_names().index) if c.name == "model" else c
     )
-
-
-def _model_order(model: str) -> int:
-    order = ["popularity", "cmf", "lightgcn", "lightgcn-social"]
-    return order.index(model) if model in order else len(order)
 
 
 def runs_of(rows: pd.DataFrame) -> list[Run]:

@@ -162,6 +162,16 @@ class Evaluation:
     test_users: np.ndarray
 
 
+def seen_pairs(split: Split, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of each of ``users``' train artists: rows index the sorted ``users``, cols ``split.items``."""
+    train_users = split.train["userID"].to_numpy()
+    keep = np.isin(train_users, users)
+    return (
+        np.searchsorted(users, train_users[keep]),
+        np.searchsorted(split.items, split.train["artistID"].to_numpy()[keep]),
+    )
+
+
 def evaluate(score: Callable[[np.ndarray], np.ndarray], split: Split) -> Evaluation:
     """Evaluate a scoring function on a split, all test users at once.
 
@@ -173,12 +183,7 @@ def evaluate(score: Callable[[np.ndarray], np.ndarray], split: Split) -> Evaluat
     test = split.test
     users = np.unique(test["userID"].to_numpy())
     scores = score(users)
-    train_users = split.train["userID"].to_numpy()
-    in_test = np.isin(train_users, users)
-    seen = (
-        np.searchsorted(users, train_users[in_test]),
-        np.searchsorted(split.items, split.train["artistID"].to_numpy()[in_test]),
-    )
+    seen = seen_pairs(split, users)
     test_rows = np.searchsorted(users, test["userID"].to_numpy())
     artists = test["artistID"].to_numpy()
     cols = np.searchsorted(split.items, artists)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from explorer.data import Dataset
 from explorer.errors import UnknownUserError
-from explorer.evaluation import top_k
+from explorer.evaluation import seen_pairs, top_k
 from explorer.protocol import Split
 from explorer.training import Run
 
@@ -78,18 +78,9 @@ def held_out(dataset: Dataset, split: Split, user: int) -> pd.DataFrame:
     return named
 
 
-def _seen(split: Split, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    train_users = split.train["userID"].to_numpy()
-    keep = np.isin(train_users, users)
-    return (
-        np.searchsorted(users, train_users[keep]),
-        np.searchsorted(split.items, split.train["artistID"].to_numpy()[keep]),
-    )
-
-
 def _top_ids(scores: np.ndarray, split: Split, users: np.ndarray, n: int) -> np.ndarray:
     """Artist ids ``[len(users), n]`` of the best ``n`` per row of ``scores`` (sorted ``users``; -1 pads)."""
-    columns = top_k(scores, _seen(split, users), n)
+    columns = top_k(scores, seen_pairs(split, users), n)
     return np.where(columns >= 0, split.items[np.maximum(columns, 0)], -1)
 
 

@@ -284,8 +284,7 @@ def run_for(
 
     ``params`` override the model's defaults for the split's test year.
     """
-    cls = model_class(model)
-    checked = cls(**{**cls.defaults_for(split.year), **(params or {})}).params  # validated and complete: the key
+    checked = model_class(model).params_for(split.year, params)  # validated and complete: the key
     return obtain(
         model,
         checked,

@@ -88,7 +88,7 @@ def train_and_evaluate(
     ``params`` override the model's defaults for the split's test year (see ``Recommender.defaults_for``).
     """
     cls = model_class(model)
-    recommender = cls(device=device, **{**cls.defaults_for(split.year), **(params or {})})
+    recommender = cls(device=device, **cls.params_for(split.year, params))
     started = time.perf_counter()
     recommender.fit(split.train_set(dataset.friends), progress=progress)
     fitted = time.perf_counter()

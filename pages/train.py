@@ -68,8 +68,7 @@ if submitted:
 
         def checked(name: str, year: int) -> dict:
             """Complete, validated hyperparameters (a one-sentence ParameterError when out of bounds)."""
-            cls = model_class(name)
-            return cls(**(cls.defaults_for(year) if tuned else params.get(name, {}))).params
+            return model_class(name).params_for(year, None if tuned else params.get(name))
 
         try:  # validate every request before queueing any, so an error queues nothing
             requests = [(name, year, checked(name, year)) for name in chosen_models for year in sorted(chosen_years)]

@@ -81,6 +81,15 @@ class Recommender(ABC):
         """The default hyperparameters, with the values tuned for test year ``year`` where there are some."""
         return {**{name: spec.default for name, spec in cls.PARAMS.items()}, **cls.TUNED.get(year, {})}
 
+    @classmethod
+    def params_for(cls, year: int | None = None, overrides: dict[str, Any] | None = None) -> dict[str, int | float]:
+        """Complete, validated hyperparameters: the defaults for ``year`` with ``overrides`` on top.
+
+        Raises:
+            ParameterError: an override is unknown or out of bounds (one sentence).
+        """
+        return cls(**{**cls.defaults_for(year), **(overrides or {})}).params
+
     def fit(self, train: TrainSet, progress: ProgressCallback | None = None) -> Self:
         """Learn from the train set; returns ``self``."""
         self.item_ids_ = train.items
