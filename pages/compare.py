@@ -107,7 +107,8 @@ for column, run in zip(columns, chosen, strict=True):
             line += f"  \n   <small>because you listen to {', '.join(names[a] for a in reasons[row.artistID])}</small>"
         lines.append(line)
     with column:
-        st.markdown(f"**{run.model}**  \n{recommended['hit'].sum()} hit(s)")
+        fallback = "" if run.recommender().knows([user])[0] else " · popularity fallback (user unknown to it)"
+        st.markdown(f"**{run.model}**  \n{recommended['hit'].sum()} hit(s){fallback}")
         st.markdown("\n".join(lines), unsafe_allow_html=True)
 
 st.subheader("Rank of every held-out artist under every model")
