@@ -107,7 +107,9 @@ for column, run in zip(columns, chosen, strict=True):
             line += f"  \n   <small>because you listen to {', '.join(names[a] for a in reasons[row.artistID])}</small>"
         lines.append(line)
     with column:
-        fallback = "" if run.recommender().knows([user])[0] else " · popularity fallback (user unknown to it)"
+        personal = run.state["item_factors"].shape[1] > 0  # popularity ranks everybody alike by design
+        unknown = personal and not run.recommender().knows([user])[0]
+        fallback = " · popularity fallback (user unknown to it)" if unknown else ""
         st.markdown(f"**{run.model}**  \n{recommended['hit'].sum()} hit(s){fallback}")
         st.markdown("\n".join(lines), unsafe_allow_html=True)
 
