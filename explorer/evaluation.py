@@ -18,12 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from explorer.errors import ParameterError
 from explorer.protocol import Split
 
 RECALL_KS: tuple[int, ...] = (5, 10, 25, 50, 500)
 NDCG_KS: tuple[int, ...] = (10, 50)
 COVERAGE_K = 10
 ROWS_PER_CHUNK = 1024  # test rows compared against their user's scores at a time
+MAX_CUTOFF = 10_000  # largest K a metric name may ask for
+METRIC_KINDS = {"recall": "Recall", "hit_rate": "HitRate", "ndcg": "NDCG", "mrr": "MRR"}
 
 
 def compute_ranks(
@@ -103,6 +106,15 @@ def _rates(values: np.ndarray, ks: tuple[int, ...]) -> dict[str, float]:
     return {str(k): float((filled <= k).mean()) if len(values) else 0.0 for k in ks}
 
 
+def _user_ndcg(ranks: np.ndarray, group: np.ndarray, num_users: int, k: int) -> np.ndarray:
+    """Per user (``group`` indexes them), DCG@k / ideal DCG@k; every test row of a user counts as relevant."""
+    gains = np.where(ranks <= k, 1.0 / np.log2(np.nan_to_num(ranks, nan=1.0) + 1.0), 0.0)
+    dcg = np.bincount(group, weights=gains, minlength=num_users)
+    relevant = np.minimum(np.bincount(group, minlength=num_users), k)
+    ideal_prefix = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
+    return dcg / np.where(relevant > 0, ideal_prefix[relevant], 1.0)
+
+
 def ndcg(ranks: np.ndarray, users: np.ndarray, k: int) -> float:
     """Mean over users of DCG@k / ideal DCG@k; every test row of a user counts as relevant.
 
@@ -114,11 +126,68 @@ def ndcg(ranks: np.ndarray, users: np.ndarray, k: int) -> float:
     if len(ranks) == 0:
         return 0.0
     labels, group = np.unique(users, return_inverse=True)
-    gains = np.where(ranks <= k, 1.0 / np.log2(np.nan_to_num(ranks, nan=1.0) + 1.0), 0.0)
-    dcg = np.bincount(group, weights=gains, minlength=len(labels))
-    relevant = np.minimum(np.bincount(group, minlength=len(labels)), k)
-    ideal_prefix = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
-    return float((dcg / ideal_prefix[relevant]).mean())
+    return float(_user_ndcg(ranks, group, len(labels), k).mean())
+
+
+def parse_metric(name: str) -> tuple[str, int | None]:
+    """``recall@K``, ``hit_rate@K``, ``ndcg@K`` or ``mrr`` → ``(kind, K)`` (K is None for MRR).
+
+    Raises:
+        ParameterError: an unknown name or a K that is not a whole number between 1 and 10,000.
+    """
+    kind, _, cutoff = name.strip().lower().partition("@")
+    if kind not in METRIC_KINDS:
+        raise ParameterError(f"There is no metric {name!r}; use recall@K, mrr, ndcg@K or hit_rate@K (e.g. recall@10).")
+    if kind == "mrr":
+        if cutoff:
+            raise ParameterError(f"MRR takes no cut-off; write mrr instead of {name!r}.")
+        return kind, None
+    if not cutoff.isdigit() or not 1 <= int(cutoff) <= MAX_CUTOFF:
+        raise ParameterError(f"The K of {name!r} must be a whole number between 1 and {MAX_CUTOFF:,}, e.g. {kind}@10.")
+    return kind, int(cutoff)
+
+
+def metric_label(name: str) -> str:
+    """The name a table shows: ``recall@10`` → ``Recall@10``, ``mrr`` → ``MRR``."""
+    kind, cutoff = parse_metric(name)
+    return METRIC_KINDS[kind] + (f"@{cutoff}" if cutoff is not None else "")
+
+
+def user_contributions(ranked: pd.DataFrame, metrics: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each test user's numerator and denominator of each metric, so that a metric is ``num.sum() / den.sum()``.
+
+    The row-weighted metrics of the notebook stay row-weighted: Recall@K and HitRate@K count hits over
+    the user's test rows, MRR sums 1/norm_rank over the user's rows that have one. NDCG@K is a mean over
+    users, so its numerator is the user's NDCG and its denominator 1. Resampling users with these two
+    arrays moves a user's rows together.
+
+    Args:
+        ranked: The ranks table (``user, ranks, norm_ranks`` per test row).
+        metrics: Metric names (see :func:`parse_metric`).
+
+    Returns:
+        ``(users, num, den)``: sorted user ids ``[n]``, and ``[n, len(metrics)]`` float arrays.
+    """
+    users, group = np.unique(ranked["user"].to_numpy(), return_inverse=True)
+    ranks = ranked["ranks"].to_numpy(dtype=np.float64)
+    norm_ranks = ranked["norm_ranks"].to_numpy(dtype=np.float64)
+    rows = np.bincount(group, minlength=len(users)).astype(np.float64)
+    num = np.zeros((len(users), len(metrics)))
+    den = np.ones((len(users), len(metrics)))
+    for column, name in enumerate(metrics):
+        kind, k = parse_metric(name)
+        if kind in ("recall", "hit_rate"):
+            values = ranks if kind == "recall" else norm_ranks
+            num[:, column] = np.bincount(group, weights=np.nan_to_num(values, nan=np.inf) <= k, minlength=len(users))
+            den[:, column] = rows
+        elif kind == "mrr":
+            has_rank = ~np.isnan(norm_ranks)
+            reciprocal = np.where(has_rank, 1.0 / np.where(has_rank, norm_ranks, 1.0), 0.0)
+            num[:, column] = np.bincount(group, weights=reciprocal, minlength=len(users))
+            den[:, column] = np.bincount(group, weights=has_rank, minlength=len(users))
+        else:
+            num[:, column] = _user_ndcg(ranks, group, len(users), k)
+    return users, num, den
 
 
 def metrics_of(ranks: np.ndarray, norm_ranks: np.ndarray, users: np.ndarray) -> dict:

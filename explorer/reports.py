@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from explorer.evaluation import NDCG_KS, RECALL_KS
+from explorer.evaluation import NDCG_KS, RECALL_KS, metric_label
 from explorer.training import Run
 
 # Published with the notebook (shared/data/README.md). Its LightGCN scores about what popularity does.
@@ -136,3 +136,204 @@ def losses_table(runs: Sequence[Run]) -> pd.DataFrame:
         if len(r.losses) > 1
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", "year", "epoch", "loss"])
+
+
+# --- Uncertainty and comparisons (tables of explorer.comparison results; nothing is computed here) ---
+
+BETTER_MARK, WORSE_MARK = "▲", "▼"
+LATEX_MARKS = {BETTER_MARK: r"$^{\uparrow}$", WORSE_MARK: r"$^{\downarrow}$"}
+
+
+def interval_text(value: float | None, ci: list[float] | None, digits: int = 4) -> str:
+    """``0.0825 [0.0721, 0.0930]`` (empty for a missing value)."""
+    if value is None:
+        return ""
+    if ci is None:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def comparison_values(result: dict) -> pd.DataFrame:
+    """Long form ``year, model, metric, value, low, high, seeds, sd`` of a comparison."""
+    rows = [
+        {
+            "year": int(year),
+            "model": model,
+            "metric": metric,
+            "value": entry["value"],
+            "low": entry["ci"][0],
+            "high": entry["ci"][1],
+            "seeds": entry.get("seeds", 1),
+            "sd": entry.get("sd"),
+        }
+        for year, block in result["years"].items()
+        for model, metrics in block["models"].items()
+        for metric, entry in metrics.items()
+    ]
+    return pd.DataFrame(rows, columns=["year", "model", "metric", "value", "low", "high", "seeds", "sd"])
+
+
+def comparison_table(result: dict, *, baseline: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """One row per year and model, one column per metric: ``value [lo, hi]``, ``± sd (n seeds)`` with seeds.
+
+    With ``baseline``, a value that differs from the baseline's (Holm p < ``alpha``) gets ▲ (better) or
+    ▼ (worse); the comparison must hold the pairs ``(model, baseline)``.
+    """
+    marks = significance_marks(result, baseline, alpha) if baseline else {}
+    rows = []
+    for year, block in result["years"].items():
+        for model, metrics in block["models"].items():
+            row = {"year": int(year), "model": model}
+            for metric, entry in metrics.items():
+                text = interval_text(entry["value"], entry["ci"])
+                if entry.get("seeds", 1) > 1:
+                    text += f" ± {entry['sd']:.4f} ({entry['seeds']} seeds)"
+                row[metric_label(metric)] = text + marks.get((int(year), model, metric), "")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def significance_marks(result: dict, baseline: str, alpha: float = 0.05) -> dict[tuple[int, str, str], str]:
+    """``(year, model, metric)`` → ▲ / ▼ where the model differs from ``baseline`` with Holm p < ``alpha``."""
+    marks = {}
+    for year, block in result["years"].items():
+        for pair in block["pairs"]:
+            if baseline not in (pair["a"], pair["b"]) or pair["p_holm"] >= alpha or pair["diff"] == 0:
+                continue
+            model = pair["a"] if pair["b"] == baseline else pair["b"]
+            better = (pair["diff"] > 0) == (pair["a"] == model)
+            marks[(int(year), model, pair["metric"])] = BETTER_MARK if better else WORSE_MARK
+    return marks
+
+
+def pairs_table(result: dict) -> pd.DataFrame:
+    """One row per tested pair, metric and year: difference with CI, p, Holm p and effect size (d_z)."""
+    rows = [
+        {
+            "year": int(year),
+            "a": pair["a"],
+            "b": pair["b"],
+            "metric": metric_label(pair["metric"]),
+            "diff (a − b)": interval_text(pair["diff"], pair["ci"]),
+            "p": pair["p"],
+            "Holm p": pair["p_holm"],
+            "effect d_z": pair["effect"],
+        }
+        for year, block in result["years"].items()
+        for pair in block["pairs"]
+    ]
+    return pd.DataFrame(rows, columns=["year", "a", "b", "metric", "diff (a − b)", "p", "Holm p", "effect d_z"])
+
+
+def pair_rows(result: dict, a: str, b: str) -> pd.DataFrame:
+    """Long form ``year, metric, diff, low, high, p, p_holm, effect`` of one pair (for a chart)."""
+    rows = [
+        {
+            "year": int(year),
+            "metric": metric_label(pair["metric"]),
+            "diff": pair["diff"],
+            "low": pair["ci"][0],
+            "high": pair["ci"][1],
+            "p": pair["p"],
+            "p_holm": pair["p_holm"],
+            "effect": pair["effect"],
+        }
+        for year, block in result["years"].items()
+        for pair in block["pairs"]
+        if (pair["a"], pair["b"]) == (a, b)
+    ]
+    return pd.DataFrame(rows, columns=["year", "metric", "diff", "low", "high", "p", "p_holm", "effect"])
+
+
+def cohort_rows(cohorts_by_run: Sequence[tuple[str, int, dict]]) -> pd.DataFrame:
+    """Long form ``model, year, family, cohort, users, cases, metric, value, low, high`` of cohort metrics.
+
+    Args:
+        cohorts_by_run: ``(model, year, cohorts)`` with ``cohorts`` from :func:`explorer.cohorts.cohort_metrics`.
+    """
+    rows = []
+    for model, year, cohorts in cohorts_by_run:
+        for family, groups in cohorts.items():
+            for cohort, entry in groups.items():
+                for metric, value, ci in (
+                    ("R@10", entry["recall"]["10"], entry["ci"]["recall"]["10"]),
+                    ("MRR", entry["mrr"], entry["ci"]["mrr"]),
+                    ("NDCG@10", entry["ndcg"]["10"], entry["ci"]["ndcg"]["10"]),
+                ):
+                    rows.append(
+                        {
+                            "model": model,
+                            "year": year,
+                            "family": family,
+                            "cohort": cohort,
+                            "users": entry["users"],
+                            "cases": entry["cases"],
+                            "metric": metric,
+                            "value": value,
+                            "low": ci[0] if ci else None,
+                            "high": ci[1] if ci else None,
+                        }
+                    )
+    columns = ["model", "year", "family", "cohort", "users", "cases", "metric", "value", "low", "high"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+BEYOND_COLUMNS = ("coverage", "novelty", "arp", "long_tail_share", "gini", "diversity")
+
+
+def beyond_table(runs: Sequence[Run]) -> pd.DataFrame:
+    """Beyond-accuracy metrics of the top-10 lists per model and year, beside Recall@10 and MRR."""
+    return pd.DataFrame(
+        [
+            {
+                "model": run_label(r),
+                "year": r.year,
+                "R@10": r.metrics["recall"]["10"],
+                "MRR": r.metrics["mrr"],
+                **{name: r.metrics.get("beyond", {}).get(name) for name in BEYOND_COLUMNS},
+            }
+            for r in runs
+        ],
+        columns=["model", "year", "R@10", "MRR", *BEYOND_COLUMNS],
+    )
+
+
+def _cell(value: object, digits: int) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-flavoured Markdown table (pipes inside cells escaped)."""
+    header = [str(c).replace("|", r"\|") for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v, digits).replace("|", r"\|") for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(frame: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
+    """A LaTeX ``table`` (booktabs) with the significance marks as arrows; text cells escaped."""
+    specials = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
+    specials |= {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "−": "--"}
+
+    def escape(text: str) -> str:
+        escaped = "".join(specials.get(ch, ch) for ch in text)
+        for mark, latex in LATEX_MARKS.items():
+            escaped = escaped.replace(mark, latex)
+        return escaped
+
+    columns = " ".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame.columns)
+    lines = [r"\begin{table}", r"\centering", rf"\begin{{tabular}}{{{columns}}}", r"\toprule"]
+    lines.append(" & ".join(escape(str(c)) for c in frame.columns) + r" \\")
+    lines.append(r"\midrule")
+    for row in frame.itertuples(index=False):
+        lines.append(" & ".join(escape(_cell(v, digits)) for v in row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(rf"\caption{{{escape(caption)}}}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"

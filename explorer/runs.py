@@ -1,9 +1,9 @@
 """The on-disk cache of trained runs: one folder per (model, hyperparameters, test year, data, format).
 
 * The folder name is a hash of that key; no file name ever comes from user text.
-* An entry holds ``config.json``, ``metrics.json``, ``ranks.parquet``, ``embeddings.npz`` (losses too)
-  and ``manifest.json`` (the SHA-256 of each file). No pickle anywhere; arrays load with
-  ``allow_pickle=False``.
+* An entry holds ``config.json``, ``metrics.json``, ``ranks.parquet``, ``embeddings.npz`` (losses too),
+  ``top_items.npz`` (each test user's top-10 list) and ``manifest.json`` (the SHA-256 of each file). No
+  pickle anywhere; arrays load with ``allow_pickle=False``.
 * Writes are atomic: the entry is written in a temporary folder and renamed into place, so a crash
   never leaves a half entry that is read later.
 * A cross-process lock per key makes simultaneous requests for one entry train once; the others wait
@@ -36,10 +36,10 @@ from explorer.training import Run, train_and_evaluate
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: top_items.npz (each test user's top-10 list) and beyond-accuracy metrics
 CACHE_DIR_ENV = "EXPLORER_CACHE_DIR"
 REPO_CACHE_DIR = Path(__file__).resolve().parents[1] / "cache"
-FILES = ("config.json", "metrics.json", "ranks.parquet", "embeddings.npz")
+FILES = ("config.json", "metrics.json", "ranks.parquet", "embeddings.npz", "top_items.npz")
 MANIFEST = "manifest.json"
 
 
@@ -92,6 +92,8 @@ def save(run: Run, root: Path | None = None) -> Path:
         run.ranks.to_parquet(scratch / "ranks.parquet", index=False)
         with open(scratch / "embeddings.npz", "wb") as handle:
             np.savez(handle, **run.state)
+        with open(scratch / "top_items.npz", "wb") as handle:
+            np.savez(handle, test_users=run.test_users, top_items=run.top_items)
         manifest = {name: _sha256(scratch / name) for name in FILES}
         (scratch / MANIFEST).write_text(json.dumps(manifest))
         for path in scratch.iterdir():  # flush before the rename makes the entry visible
@@ -125,6 +127,8 @@ def load(key: str, root: Path | None = None) -> Run:
         details = json.loads((folder / "metrics.json").read_text())
         with np.load(folder / "embeddings.npz", allow_pickle=False) as arrays:
             state = {name: arrays[name] for name in arrays.files}
+        with np.load(folder / "top_items.npz", allow_pickle=False) as arrays:
+            test_users, top_items = arrays["test_users"], arrays["top_items"]
         ranks = pd.read_parquet(folder / "ranks.parquet")
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
         raise CacheError(f"The cached run {key} is corrupted ({error}).") from error
@@ -143,6 +147,8 @@ def load(key: str, root: Path | None = None) -> Run:
         notes=details["notes"],
         created=details["created"],
         from_cache=True,
+        test_users=test_users,
+        top_items=top_items,
     )
 
 

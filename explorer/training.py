@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explorer.beyond import beyond_metrics, tags_before
 from explorer.data import Dataset
 from explorer.evaluation import evaluate
 from explorer.models import ProgressCallback, Recommender, model_class
@@ -38,6 +39,8 @@ class Run:
         notes: Facts a reader of the results must know (e.g. the friendship snapshot's date).
         created: ISO time of training.
         from_cache: True when loaded from the run cache instead of trained now.
+        test_users: Sorted ids of the test users.
+        top_items: ``[len(test_users), 10]`` artist ids of each test user's top-10 list (-1 padding).
     """
 
     model: str
@@ -54,6 +57,8 @@ class Run:
     notes: list[str] = field(default_factory=list)
     created: str = ""
     from_cache: bool = False
+    test_users: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    top_items: np.ndarray = field(default_factory=lambda: np.empty((0, 10), dtype=np.int64))
 
     @property
     def losses(self) -> list[float]:
@@ -93,13 +98,14 @@ def train_and_evaluate(
     recommender.fit(split.train_set(dataset.friends), progress=progress)
     fitted = time.perf_counter()
     result = evaluate(recommender.score, split)
+    metrics = {**result.metrics, "beyond": beyond_of(result.top_items, split, dataset)}
     evaluated = time.perf_counter()
     return Run(
         model=model,
         params=recommender.params,
         year=split.year,
         data={"path": str(dataset.path), "fingerprint": dataset.fingerprint, "synthetic": dataset.synthetic},
-        metrics=result.metrics,
+        metrics=metrics,
         ranks=result.ranks,
         state=recommender.state(),
         fit_seconds=fitted - started,
@@ -108,7 +114,15 @@ def train_and_evaluate(
         versions=library_versions(),
         notes=list(recommender.notes),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        test_users=result.test_users,
+        top_items=result.top_items,
     )
+
+
+def beyond_of(top_items: np.ndarray, split: Split, dataset: Dataset) -> dict[str, float]:
+    """Beyond-accuracy metrics of top-10 lists on ``split`` (tags dated before its test year only)."""
+    counts = split.train_set().item_counts()
+    return beyond_metrics(top_items, split.items, counts, tags_before(dataset.tagged, split.year))
 
 
 _interactions: dict[str, pd.DataFrame] = {}
