@@ -22,10 +22,25 @@ def _tidy(figure: go.Figure, height: int = 340) -> go.Figure:
     return figure
 
 
+def _error_bars(rows: pd.DataFrame, y: str) -> dict:
+    """``error_y`` / ``error_y_minus`` columns for plotly express from ``low`` / ``high`` (the CI)."""
+    if "low" not in rows or "high" not in rows:
+        return {}
+    return {"error_y": (rows["high"] - rows[y]).to_numpy(), "error_y_minus": (rows[y] - rows["low"]).to_numpy()}
+
+
 def _recall_lines(rows: pd.DataFrame, x: str, title: str, **options) -> go.Figure:
-    """Recall against ``x``, one line per model, the notebook's reference rows dotted."""
+    """Recall against ``x``, one line per model, the notebook's reference rows dotted, CIs as error bars."""
     figure = px.line(
-        rows, x=x, y="recall", color="model", markers=True, color_discrete_map=MODEL_COLOURS, title=title, **options
+        rows,
+        x=x,
+        y="recall",
+        color="model",
+        markers=True,
+        color_discrete_map=MODEL_COLOURS,
+        title=title,
+        **_error_bars(rows, "recall"),
+        **options,
     )
     figure.for_each_trace(lambda t: t.update(line_dash="dot") if t.name.startswith("notebook") else None)
     figure.update_xaxes(tickvals=sorted(rows[x].unique()))
@@ -132,3 +147,54 @@ def embedding_map(points: pd.DataFrame, colour: str, marked: dict) -> go.Figure:
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return _tidy(figure, 640)
+
+
+def cohort_bars(rows: pd.DataFrame, metric: str, family: str) -> go.Figure:
+    """``metric`` by cohort of ``family``, one bar group per model, 95% CIs as error bars."""
+    shown = rows[(rows["metric"] == metric) & (rows["family"] == family)].dropna(subset=["value"])
+    shown = shown.assign(cohort=shown["cohort"] + " (" + shown["users"].astype(str) + " users)")
+    figure = px.bar(
+        shown,
+        x="cohort",
+        y="value",
+        color="model",
+        barmode="group",
+        color_discrete_map=MODEL_COLOURS,
+        title=f"{metric} by {family} cohort (95% CI over the cohort's users)",
+        labels={"value": metric, "cohort": ""},
+        **_error_bars(shown, "value"),
+    )
+    return _tidy(figure, 380)
+
+
+def pair_differences(rows: pd.DataFrame, a: str, b: str) -> go.Figure:
+    """Per-year difference a − b of each metric with its CI; zero marked."""
+    figure = px.scatter(
+        rows.assign(year=rows["year"].astype(str)),
+        x="year",
+        y="diff",
+        color="metric",
+        title=f"{a} − {b} per test year (95% CI)",
+        labels={"diff": f"{a} − {b}", "year": "test year"},
+        **_error_bars(rows, "diff"),
+    )
+    figure.update_traces(marker={"size": 11})
+    figure.add_hline(y=0, line_dash="dot", line_color="#555555")
+    return _tidy(figure)
+
+
+def accuracy_vs_novelty(rows: pd.DataFrame) -> go.Figure:
+    """One point per model and year: novelty of the top-10 lists against Recall@10 (with its CI)."""
+    figure = px.scatter(
+        rows.assign(year=rows["year"].astype(str)),
+        x="novelty",
+        y="R@10",
+        color="model",
+        symbol="year",
+        color_discrete_map=MODEL_COLOURS,
+        title="Accuracy vs novelty (one point per model and year)",
+        labels={"novelty": "novelty (mean self-information, bits)", "R@10": "Recall@10"},
+        **_error_bars(rows, "R@10"),
+    )
+    figure.update_traces(marker={"size": 11})
+    return _tidy(figure, 380)

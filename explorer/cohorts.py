@@ -69,6 +69,7 @@ def cohort_metrics(
     cohorts: pd.DataFrame,
     *,
     num: np.ndarray | None = None,
+    families: tuple[str, ...] = tuple(COHORTS),
     confidence: float = CONFIDENCE,
     resamples: int = RESAMPLES,
     seed: int = 0,
@@ -80,6 +81,7 @@ def cohort_metrics(
         cohorts: :func:`assign` of the same split.
         num: Per-user numerators of :data:`COHORT_METRICS` to use instead of ``ranked``'s (e.g. the mean
             over seeds); same users and columns as :func:`explorer.evaluation.user_contributions` gives.
+        families: The cohort families to compute (default all of :data:`COHORTS`).
         confidence, resamples, seed: Of the bootstrap.
 
     Returns:
@@ -91,9 +93,9 @@ def cohort_metrics(
     num = own_num if num is None else num
     labels = cohorts.reindex(users)
     result: dict[str, dict[str, dict]] = {}
-    for family, names in COHORTS.items():
+    for family in families:
         result[family] = {}
-        for name in names:
+        for name in COHORTS[family]:
             members = (labels[family] == name).to_numpy()
             result[family][name] = _cohort_entry(num[members], den[members], confidence, resamples, seed)
     return result

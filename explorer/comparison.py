@@ -88,7 +88,8 @@ def compare(
     Args:
         runs: Model name → its runs (every year to compare; several runs of a year are seeds).
         metrics: Metric names (``recall@K``, ``mrr``, ``ndcg@K``, ``hit_rate@K``).
-        pairs: ``(a, b)`` pairs to test; default every pair of the models, ``a`` the one named first.
+        pairs: ``(a, b)`` pairs to test; default every pair of the models, ``a`` the one named first
+            (an empty list gives the CIs alone, for one model or more).
         confidence, resamples, seed: Of the bootstrap and the permutation test.
 
     Returns:
@@ -98,12 +99,14 @@ def compare(
         Holm's correction runs over every test of the call (pairs × years × metrics).
 
     Raises:
-        ParameterError: fewer than two models, or the models' runs do not cover the same years.
+        ParameterError: fewer than two models (unless ``pairs`` is given), or no test year in common.
     """
     metrics = check_metrics(metrics)
     models = list(runs)
-    if len(models) < 2:
+    if len(models) < 2 and pairs is None:
         raise ParameterError("Comparing needs at least two models; name two or more, e.g. --models cmf popularity.")
+    if not models:
+        raise ParameterError("There is no run to compare; train a model first.")
     pairs = list(pairs) if pairs is not None else list(itertools.combinations(models, 2))
     grouped = {model: _by_year(model_runs) for model, model_runs in runs.items()}
     years = sorted(set.intersection(*(set(g) for g in grouped.values())))

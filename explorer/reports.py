@@ -278,6 +278,17 @@ def cohort_rows(cohorts_by_run: Sequence[tuple[str, int, dict]]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=columns)
 
 
+def cohort_table(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One metric of :func:`cohort_rows` as ``model, year, family, cohort, users, cases, <metric> [95% CI]``."""
+    chosen = rows[rows["metric"] == metric]
+    texts = [
+        interval_text(None if pd.isna(v) else v, None if pd.isna(lo) else [lo, hi])
+        for v, lo, hi in zip(chosen["value"], chosen["low"], chosen["high"], strict=True)
+    ]
+    columns = ["model", "year", "family", "cohort", "users", "cases"]
+    return chosen[columns].assign(**{f"{metric} [95% CI]": texts}).reset_index(drop=True)
+
+
 BEYOND_COLUMNS = ("coverage", "novelty", "arp", "long_tail_share", "gini", "diversity")
 
 
@@ -337,3 +348,37 @@ def to_latex(frame: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
         lines.append(rf"\caption{{{escape(caption)}}}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
+
+
+def with_intervals(
+    frame: pd.DataFrame, result: dict, columns: dict[str, str], baseline: str | None = None
+) -> pd.DataFrame:
+    """``frame`` (``model, year`` rows) with each of ``columns`` (column → metric name) as ``value [lo, hi]``.
+
+    Rows the comparison does not hold (e.g. the notebook's reference rows) keep their value alone; a value
+    that differs from ``baseline``'s with Holm p < 0.05 gets ▲ or ▼.
+    """
+    marks = significance_marks(result, baseline) if baseline else {}
+    shown = frame.copy()
+    for column, metric in columns.items():
+        texts = []
+        for model, year, value in zip(frame["model"], frame["year"], frame[column], strict=True):
+            entry = result["years"].get(str(year), {}).get("models", {}).get(model, {}).get(metric)
+            if value is None or pd.isna(value):
+                texts.append("")
+            elif entry is None:
+                texts.append(f"{value:.4f}")
+            else:
+                texts.append(interval_text(value, entry["ci"]) + marks.get((int(year), model, metric), ""))
+        shown[column] = texts
+    return shown
+
+
+def curve_with_intervals(curve: pd.DataFrame, result: dict) -> pd.DataFrame:
+    """:func:`recall_curve` rows with ``low`` and ``high`` of their CI (NaN where there is none)."""
+    values = comparison_values(result)
+    values = values[values["metric"].str.startswith("recall@")]
+    values = values.assign(K=values["metric"].str.removeprefix("recall@").astype(int))[
+        ["model", "year", "K", "low", "high"]
+    ]
+    return curve.merge(values, on=["model", "year", "K"], how="left")

@@ -1,18 +1,85 @@
-"""Metrics: the notebook-style tables per model and year, with reference rows, charts, warm/cold, losses."""
+"""Metrics: tables per model and year with 95% CIs and significance marks, a two-model comparison with its
+verdict, cohorts, beyond-accuracy metrics, charts with error bars, losses and timings."""
 
+import pandas as pd
 import streamlit as st
 
 from app import charts
-from app.state import page_start, pick_settings, runs_of, runs_or_stop
-from explorer import reports
+from app.state import load_run, page_start, pick_settings, runs_of, runs_or_stop, splits
+from explorer import comparison, reports, runs
+from explorer.cohorts import COHORTS, assign, cohort_metrics
+from explorer.data import Dataset
+from explorer.errors import ExplorerError
+from explorer.evaluation import metric_label
+from explorer.stats import RESAMPLES
+
+TABLE_METRICS = (*comparison.CI_METRICS,)
+RECALL_COLUMNS = {f"R@{k}": f"recall@{k}" for k in (5, 10, 25, 50, 500)}
+QUALITY_COLUMNS = {"NDCG@10": "ndcg@10", "NDCG@50": "ndcg@50", "HitRate@10": "hit_rate@10"}
+
+
+@st.cache_data(show_spinner="Computing confidence intervals and paired tests…", max_entries=32)
+def comparison_of(keys: tuple[str, ...], metrics: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -> dict:
+    """explorer.comparison.compare over the runs ``keys`` (cached per set of runs, metrics and pairs)."""
+    found: dict = {}
+    for key in keys:
+        run = load_run(key)
+        found.setdefault(run.model, []).append(run)
+    return comparison.compare(found, list(metrics), pairs=list(pairs))
+
+
+@st.cache_data(show_spinner="Computing cohort metrics…", max_entries=32)
+def cohorts_of(keys: tuple[str, ...], family: str, fingerprint: str, _dataset: Dataset) -> pd.DataFrame:  # noqa: ARG001
+    """Cohort metrics with CIs of the runs ``keys`` (long form, see explorer.reports.cohort_rows)."""
+    rows = []
+    for key in keys:
+        run = load_run(key)
+        groups = cohort_metrics(run.ranks, assign(splits(_dataset)[run.year], _dataset.friends), families=(family,))
+        rows.append((run.model, run.year, groups))
+    return reports.cohort_rows(rows)
+
+
+def downloads(frame: pd.DataFrame, name: str, caption: str = "") -> None:
+    """CSV, Markdown and LaTeX of a table (with its significance marks), side by side."""
+    columns = st.columns([1, 1, 1, 4])
+    files = [
+        ("csv", frame.to_csv(index=False), "text/csv"),
+        ("md", reports.to_markdown(frame), "text/markdown"),
+        ("tex", reports.to_latex(frame, caption), "application/x-tex"),
+    ]
+    for column, (suffix, text, mime) in zip(columns, files, strict=False):
+        column.download_button(
+            f"{name}.{suffix}", text.encode(), f"{name}.{suffix}", mime, key=f"download_{name}_{suffix}"
+        )
+
 
 dataset = page_start("Metrics")
 table = runs_or_stop(dataset)
 
 st.caption("One hyperparameter setting per model (the cached ones):")
 chosen = runs_of(pick_settings(table, "metrics_setting"))
-reference = not dataset.synthetic and st.toggle(
+keys = tuple(runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen)
+models = list(dict.fromkeys(run.model for run in chosen))
+left, right = st.columns([2, 3])
+baseline = left.selectbox(
+    "Baseline for the significance marks",
+    models,
+    index=models.index("popularity") if "popularity" in models else 0,
+    key="metrics_baseline",
+)
+reference = not dataset.synthetic and right.toggle(
     "Show the notebook's published numbers as reference rows", value=True, key="metrics_reference"
+)
+pairs = tuple((model, baseline) for model in models if model != baseline)
+try:
+    result = comparison_of(keys, TABLE_METRICS, pairs)
+except ExplorerError as error:
+    st.error(str(error))
+    st.stop()
+MARK_NOTE = (
+    f"Values are shown with their 95% confidence interval, a bootstrap over test users ({RESAMPLES:,} resamples). "
+    f"▲ / ▼: significantly better / worse than **{baseline}** (paired sign-flip permutation test over users, "
+    f"Holm-corrected over every model, year and metric on this page, p < 0.05)."
 )
 st.markdown(
     "**Recall@K**: share of the test rows (held-out user–artist pairs) whose artist the model ranks in the user's "
@@ -20,35 +87,19 @@ st.markdown(
     "before the next is looked up (the notebook's *norm_ranks*)."
 )
 
-
-def download(frame, name: str) -> None:
-    st.download_button(
-        f"Download {name}.csv", frame.to_csv(index=False).encode(), f"{name}.csv", "text/csv", key=f"download_{name}"
-    )
-
-
-recall = reports.recall_table(chosen, reference=reference)
-mrr = reports.mrr_table(chosen, reference=reference)
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Recall@K")
-    st.dataframe(
-        recall,
-        hide_index=True,
-        key="recall_table",
-        column_config={c: st.column_config.NumberColumn(format="%.4f") for c in recall if c.startswith("R@")},
-    )
-    download(recall, "recall")
-with right:
-    st.subheader("MRR")
-    st.dataframe(
-        mrr, hide_index=True, key="mrr_table", column_config={"MRR": st.column_config.NumberColumn(format="%.4f")}
-    )
-    download(mrr, "mrr")
+recall = reports.with_intervals(reports.recall_table(chosen, reference=reference), result, RECALL_COLUMNS, baseline)
+mrr = reports.with_intervals(reports.mrr_table(chosen, reference=reference), result, {"MRR": "mrr"}, baseline)
+st.subheader("Recall@K")
+st.dataframe(recall, hide_index=True, key="recall_table")
+downloads(recall, "recall", MARK_NOTE)
+st.subheader("MRR")
+st.dataframe(mrr, hide_index=True, key="mrr_table")
+downloads(mrr, "mrr", MARK_NOTE)
+st.caption(MARK_NOTE)
 if reference:
     st.caption(reports.NOTEBOOK_NOTE)
 
-curve = reports.recall_curve(chosen, reference=reference)
+curve = reports.curve_with_intervals(reports.recall_curve(chosen, reference=reference), result)
 years = sorted({run.year for run in chosen})
 left, right = st.columns(2)
 with left:
@@ -58,22 +109,72 @@ with right:
     year = st.selectbox("Test year", years, index=len(years) - 1, key="metrics_year")
     st.plotly_chart(charts.recall_by_k(curve, year), key="recall_by_k")
 
-st.subheader("Warm vs cold users")
-st.markdown(
-    "*Warm* users have interactions before the test year; *cold* users have none, so most models can only "
-    "give them the popularity ranking (LightGCN + friends can reach them through their friends)."
-)
-groups = reports.groups_table(chosen)
-metric = st.radio("Metric", ["R@10", "R@50", "MRR", "NDCG@10"], horizontal=True, key="warm_cold_metric")
-st.plotly_chart(charts.warm_cold(groups, metric), key="warm_cold_chart")
-st.dataframe(groups, hide_index=True, key="groups_table")
-download(groups, "warm_cold")
+st.subheader("Compare two models")
+if len(models) < 2:
+    st.info("Train a second model to compare two.")
+else:
+    left, right = st.columns(2)
+    first = left.selectbox("Model A", models, index=len(models) - 1, key="compare_a")
+    second = right.selectbox(
+        "Model B", [m for m in models if m != first], index=0, key="compare_b", help="the difference is A − B"
+    )
+    duel = comparison_of(keys, ("recall@10", "mrr", "ndcg@10"), ((first, second),))
+    for sentence in duel["verdicts"]:
+        (st.success if "beats" in sentence else st.info)(sentence[0].upper() + sentence[1:] + ".")
+    st.caption(
+        "Holm-corrected over the three metrics and every year shown; a paired sign-flip permutation test over "
+        "the test users both models ranked. Effect d_z: mean per-user difference over its standard deviation."
+    )
+    rows = reports.pair_rows(duel, first, second)
+    st.plotly_chart(charts.pair_differences(rows, first, second), key="pair_chart")
+    duel_table = reports.pairs_table(duel)
+    st.dataframe(duel_table, hide_index=True, key="pair_table")
+    downloads(duel_table, "pair", f"{first} vs {second}: difference with 95% CI, p and Holm p.")
 
-st.subheader("NDCG, hit rate and catalogue coverage")
-st.markdown("*Coverage@10*: share of the train artists that appear in at least one test user's top-10 list.")
-quality = reports.quality_table(chosen)
+st.subheader("Cohorts")
+st.markdown(
+    "*activity*: train artists of the user (cold 0, light 1–5, medium 6–20, heavy > 20); *mainstream*: terciles "
+    "of the mean train popularity of the user's artists (cold users left out); *social*: friends with train rows "
+    "(none, few 1–5, many > 5)."
+)
+left, mid, right = st.columns(3)
+family = left.radio("Cohorts", list(COHORTS), horizontal=True, key="cohort_family")
+cohort_metric = mid.radio("Metric", ["R@10", "MRR", "NDCG@10"], horizontal=True, key="cohort_metric")
+cohort_year = right.selectbox("Test year", years, index=len(years) - 1, key="cohort_year")
+year_keys = tuple(key for key, run in zip(keys, chosen, strict=True) if run.year == cohort_year)
+cohort_table = cohorts_of(year_keys, family, dataset.fingerprint, dataset)
+st.plotly_chart(charts.cohort_bars(cohort_table, cohort_metric, family), key="cohort_chart")
+shown_cohorts = reports.cohort_table(cohort_table, cohort_metric)
+st.dataframe(shown_cohorts, hide_index=True, key="cohort_table")
+downloads(shown_cohorts, "cohorts", f"{cohort_metric} by {family} cohort with 95% bootstrap CIs over users.")
+
+st.subheader("Warm vs cold users")
+groups = reports.groups_table(chosen)
+st.dataframe(groups, hide_index=True, key="groups_table")
+downloads(groups, "warm_cold")
+
+st.subheader("Beyond accuracy")
+st.markdown(
+    "Over the top-10 lists of all test users. *coverage*: share of the train artists recommended at least once; "
+    "*novelty*: mean −log2 of an artist's share of the train interactions; *arp*: mean train popularity of the "
+    "recommended artists; *long_tail_share*: share outside the 20% most popular train artists; *gini*: inequality "
+    "of exposure over the catalogue (1: everything goes to one artist); *diversity*: mean pairwise tag-Jaccard "
+    "distance inside a list (tags dated before the test year only)."
+)
+beyond = reports.beyond_table(chosen)
+beyond_shown = reports.with_intervals(beyond, result, {"R@10": "recall@10", "MRR": "mrr"}, baseline)
+st.dataframe(beyond_shown, hide_index=True, key="beyond_table")
+downloads(beyond_shown, "beyond", "Beyond-accuracy metrics of the top-10 lists. " + MARK_NOTE)
+scatter = beyond.merge(
+    curve[curve["K"] == 10][["model", "year", "low", "high"]], on=["model", "year"], how="left"
+).dropna(subset=["novelty"])
+if not scatter.empty:
+    st.plotly_chart(charts.accuracy_vs_novelty(scatter), key="novelty_chart")
+
+st.subheader("NDCG and hit rate")
+quality = reports.with_intervals(reports.quality_table(chosen), result, QUALITY_COLUMNS, baseline)
 st.dataframe(quality, hide_index=True, key="quality_table")
-download(quality, "quality")
+downloads(quality, "quality", MARK_NOTE)
 
 left, right = st.columns(2)
 with left:
@@ -82,10 +183,11 @@ with left:
         st.info("None of the chosen runs trains in epochs (popularity and CMF have no loss curve).")
     else:
         st.plotly_chart(charts.losses(losses), key="loss_chart")
-        download(losses, "losses")
+        downloads(losses, "losses")
 with right:
     timing = reports.timing_table(chosen)
     st.plotly_chart(charts.fit_times(timing), key="fit_time_chart")
-    download(timing, "timing")
+    downloads(timing, "timing")
 for note in sorted({note for run in chosen for note in run.notes}):
     st.caption(f"Note: {note}")
+st.caption(f"Metrics compared: {', '.join(metric_label(m) for m in TABLE_METRICS)}.")
