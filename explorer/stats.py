@@ -33,9 +33,9 @@ CHUNK = 2_000  # resamples drawn at a time (bounds memory at CHUNK × users)
 
 
 def bootstrap_weights(num_units: int, resamples: int = RESAMPLES, seed: int = 0) -> Iterator[np.ndarray]:
-    """Draws of ``num_units`` units with replacement, as counts: float32 arrays ``[chunk, num_units]``.
+    """Draws of ``num_units`` units with replacement, as counts: float arrays ``[chunk, num_units]``.
 
-    Seeded: the same arguments give the same draws. (Counts are small whole numbers: exact in float32.)
+    Seeded: the same arguments give the same draws.
     """
     rng = np.random.default_rng(seed)
     kind = np.int32 if CHUNK * num_units < 2**31 else np.int64
@@ -44,7 +44,7 @@ def bootstrap_weights(num_units: int, resamples: int = RESAMPLES, seed: int = 0)
         picks = rng.integers(0, num_units, (size, num_units), dtype=kind)
         picks += np.arange(size, dtype=kind)[:, None] * kind(num_units)
         counts = np.bincount(picks.ravel(), minlength=size * num_units)
-        yield counts.astype(np.float32).reshape(size, num_units)
+        yield counts.astype(np.float64).reshape(size, num_units)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -65,12 +65,13 @@ def bootstrap_ratios(num: np.ndarray, den: np.ndarray, resamples: int = RESAMPLE
     num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
     flat = num.ndim == 1
     num2, den2 = (num[:, None], den[:, None]) if flat else (num, den)
-    num32, den32 = num2.astype(np.float32), den2.astype(np.float32)
+    both = np.concatenate([num2, den2], axis=1)
+    width = num2.shape[1]
     if len(num2) == 0:
         draws = np.zeros((resamples, num2.shape[1]))
     else:
         draws = np.concatenate(
-            [_ratio(w @ num32, w @ den32) for w in bootstrap_weights(len(num2), resamples, seed)], axis=0
+            [_ratio(*np.hsplit(w @ both, [width])) for w in bootstrap_weights(len(num2), resamples, seed)], axis=0
         )
     return draws[:, 0] if flat else draws
 
