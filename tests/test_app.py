@@ -161,3 +161,26 @@ def test_switching_year_does_not_warn_about_the_previous_user(demo_app):
     at.selectbox(key="compare_year").set_value(2009).run()
     assert not at.exception
     assert not [w for w in at.warning if "held-out" in w.value]
+
+
+def test_metrics_page_shows_intervals_marks_verdicts_cohorts_and_beyond(demo_app):
+    at = open_page("pages/metrics.py")
+    assert at.selectbox(key="metrics_baseline").value == "popularity"
+    recall = frame_with(at, "model", "year", "cases", "R@10")
+    assert all("[" in text and "]" in text for text in recall["R@10"])  # value [low, high]
+    popularity = recall[recall["model"] == "popularity"]["R@10"]
+    assert not any(mark in text for text in popularity for mark in "▲▼")  # the baseline is never marked
+    verdicts = [e.value for e in [*at.success, *at.info]]
+    assert any("beats" in v or "No detectable difference" in v for v in verdicts)
+    assert len(frame_with(at, "year", "a", "b", "Holm p")) > 0
+    beyond = frame_with(at, "model", "year", "novelty", "gini", "diversity")
+    assert set(beyond["model"]) == set(SETTINGS)
+    assert len(frame_with(at, "model", "cohort", "users", "R@10 [95% CI]")) > 0
+    labels = [b.label for b in at.get("download_button")]
+    assert {"recall.csv", "recall.md", "recall.tex", "beyond.tex", "cohorts.md"} <= set(labels)
+    assert len(at.get("plotly_chart")) >= 6  # recall ×2, pair, cohorts, novelty, fit times (+ losses)
+    at.radio(key="cohort_family").set_value("social").run()
+    at.selectbox(key="metrics_baseline").set_value("cmf").run()
+    at.selectbox(key="compare_a").set_value("lightgcn").run()
+    assert not at.exception
+    assert len(frame_with(at, "model", "cohort", "users", "R@10 [95% CI]")) > 0

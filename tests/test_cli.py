@@ -170,3 +170,134 @@ def test_evaluate_json_is_exactly_one_object(tmp_path, demo_dir):
     assert result["model"] == "cmf" and result["params"]["k"] == 8
     assert all(seconds >= 0 for seconds in result["fit_seconds"].values())
     assert set(result["years"]) == {"2008", "2009", "2010"}
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory, demo_dir) -> Path:
+    """popularity and CMF (k=8, seeds 1 and 2) on the demo data, trained once for the compare tests."""
+    cache = tmp_path_factory.mktemp("compare-cache")
+    done = explorer(
+        "-q", "train", "--model", "popularity", "cmf", "--k", "8", "--no-maps", "--data-dir", str(demo_dir), cache=cache
+    )
+    assert done.returncode == 0, done.stderr
+    return cache
+
+
+def test_evaluate_json_has_cis_cohorts_beyond_and_seeds(demo_cache, demo_dir):
+    done = explorer(
+        "evaluate",
+        "--model",
+        "cmf",
+        "--k",
+        "8",
+        "--seeds",
+        "1",
+        "2",
+        "--json",
+        "--data-dir",
+        str(demo_dir),
+        cache=demo_cache,
+    )
+    assert done.returncode == 0, done.stderr
+    year = json.loads(done.stdout)["years"]["2009"]
+    assert set(year["ci"]["recall"]) == {"5", "10", "25", "50", "500"} and "10" in year["ci"]["ndcg"]
+    low, high = year["ci"]["mrr"]
+    assert low <= year["mrr"] <= high
+    assert set(year["cohorts"]) == {"activity", "mainstream", "social"}
+    assert set(year["cohorts"]["activity"]) == {"cold", "light", "medium", "heavy"}
+    assert set(year["cohorts"]["mainstream"]) == {"low", "mid", "high"}
+    assert set(year["cohorts"]["social"]) == {"none", "few", "many"}
+    light = year["cohorts"]["activity"]["light"]
+    assert {"users", "cases", "recall", "mrr", "mrr_cases", "ci"} <= set(light)
+    assert sum(c["cases"] for c in year["cohorts"]["activity"].values()) == year["cases"]
+    assert set(year["beyond"]) == {"coverage", "novelty", "arp", "long_tail_share", "gini", "diversity"}
+    assert year["beyond"]["coverage"] == pytest.approx(year["coverage"]["10"])
+    seeds = year["seeds"]
+    assert len(seeds["values"]["recall@10"]) == 2 and len(seeds["values"]["mrr"]) == 2
+    assert seeds["mean"]["mrr"] == pytest.approx(sum(seeds["values"]["mrr"]) / 2)
+    assert seeds["mean"]["recall@10"] == pytest.approx(year["recall"]["10"])
+    assert seeds["sd"]["mrr"] >= 0
+
+
+def test_compare_json_is_one_object_of_the_issue_shape(demo_cache, demo_dir):
+    done = explorer(
+        "compare",
+        "--models",
+        "cmf",
+        "popularity",
+        "--k",
+        "8",
+        "--years",
+        "2009",
+        "2010",
+        "--metrics",
+        "recall@10",
+        "mrr",
+        "ndcg@10",
+        "--resamples",
+        "2000",
+        "--json",
+        "--data-dir",
+        str(demo_dir),
+        cache=demo_cache,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["metrics"] == ["recall@10", "mrr", "ndcg@10"] and result["resamples"] == 2000
+    assert result["confidence"] == 0.95 and "sign-flip" in result["test"]
+    assert set(result["years"]) == {"2009", "2010"}
+    block = result["years"]["2010"]
+    entry = block["models"]["cmf"]["recall@10"]
+    assert entry["ci"][0] <= entry["value"] <= entry["ci"][1]
+    assert len(block["pairs"]) == 3
+    pair = block["pairs"][0]
+    assert (pair["a"], pair["b"]) == ("cmf", "popularity")
+    assert pair["diff"] == pytest.approx(entry["value"] - block["models"]["popularity"]["recall@10"]["value"])
+    assert 0 < pair["p"] <= pair["p_holm"] <= 1
+    assert len(result["verdicts"]) == 3 and all("cmf" in v and "popularity" in v for v in result["verdicts"])
+
+
+def test_compare_reads_the_cache_and_prints_tables_and_verdicts(demo_cache, demo_dir):
+    done = explorer(
+        "compare", "--models", "popularity", "cmf", "--k", "8", "--data-dir", str(demo_dir), cache=demo_cache
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Recall@10" in done.stdout and "Holm p" in done.stdout and "Verdicts" in done.stdout
+    assert "trained" not in done.stderr.lower()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--models", "cmf", "--metrics", "mrr"], ["at least two"]),
+        (["--models", "cmf", "cmf"], ["at least two"]),
+        (["--models", "cmf", "popularity", "--metrics", "precision@10"], ["no metric", "recall@K"]),
+        (["--models", "cmf", "popularity", "--metrics", "recall@0"], ["whole number"]),
+        (["--models", "cmf", "popularity", "--resamples", "5"], ["--resamples"]),
+        (["--models", "cmf", "popularity", "--seeds", "1", "--seed", "2"], ["--seeds"]),
+    ],
+)
+def test_compare_errors_are_one_sentence(tmp_path, demo_dir, args, words):
+    done = explorer("compare", *args, "--data-dir", str(demo_dir), cache=tmp_path)
+    assert_one_sentence_error(done, *words)
+
+
+def test_a_seedless_model_says_it_does_not_depend_on_a_seed(demo_cache, demo_dir):
+    done = explorer(
+        "evaluate",
+        "--model",
+        "popularity",
+        "--seeds",
+        "1",
+        "2",
+        "--years",
+        "2010",
+        "--json",
+        "--data-dir",
+        str(demo_dir),
+        cache=demo_cache,
+    )
+    assert done.returncode == 0, done.stderr
+    seeds = json.loads(done.stdout)["years"]["2010"]["seeds"]
+    assert seeds["depends_on_seed"] is False and "does not depend on a seed" in seeds["note"]
+    assert len(seeds["values"]["mrr"]) == 1

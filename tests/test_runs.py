@@ -40,6 +40,19 @@ def test_round_trip_keeps_everything(tmp_path, cmf_run):
     assert {p.name for p in folder.iterdir()} == {*runs.FILES, runs.MANIFEST}
 
 
+def test_each_test_users_top_10_list_is_stored_with_the_run(tmp_path, cmf_run, demo_dataset):
+    loaded = runs.load(runs.save(cmf_run, tmp_path).name, tmp_path)
+    assert np.array_equal(loaded.test_users, np.unique(cmf_run.ranks["user"]))
+    assert loaded.top_items.shape == (len(loaded.test_users), 10)
+    assert np.array_equal(loaded.top_items, cmf_run.top_items)
+    (split,) = splits_of(demo_dataset, [2009])
+    train_pairs = set(map(tuple, split.train[["userID", "artistID"]].to_numpy().tolist()))
+    listed = {(int(u), int(i)) for u, row in zip(loaded.test_users, loaded.top_items, strict=True) for i in row}
+    assert listed and not listed & train_pairs  # a user's train artists are never recommended back
+    assert set(loaded.metrics["beyond"]) == {"coverage", "novelty", "arp", "long_tail_share", "gini", "diversity"}
+    assert loaded.metrics["beyond"]["coverage"] == loaded.metrics["coverage"]["10"]
+
+
 def test_key_depends_on_every_part():
     base = runs.run_key("cmf", {"k": 8}, 2009, "abc")
     assert base != runs.run_key("cmf", {"k": 9}, 2009, "abc")
