@@ -179,6 +179,7 @@ def pair_differences(rows: pd.DataFrame, a: str, b: str) -> go.Figure:
         **_error_bars(rows, "diff"),
     )
     figure.update_traces(marker={"size": 11})
+    figure.update_xaxes(type="category")
     figure.add_hline(y=0, line_dash="dot", line_color="#555555")
     return _tidy(figure)
 

@@ -2,10 +2,15 @@
 
 Run: ``.venv/bin/python benchmarks/bench_stats.py`` (synthetic per-user arrays shaped like the real 2010 split:
 about 1,300 test users, 1–20 rows each). Compares with scipy.stats.bootstrap / permutation_test on one metric.
+With ``LASTFM_DATA_DIR`` set and the four default models in the run cache (``python -m explorer train --model
+popularity cmf lightgcn lightgcn-social``), it also times the whole ``compare`` process (4 models × 3 years ×
+2 metrics) three times.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,5 +80,24 @@ def main() -> None:
     )
 
 
+def time_compare_process() -> None:
+    command = [sys.executable, "-m", "explorer", "-q", "compare", "--json"]
+    command += ["--models", "lightgcn-social", "cmf", "lightgcn", "popularity"]
+    root = Path(__file__).resolve().parents[1]
+    seconds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
+        seconds.append(time.perf_counter() - started)
+        assert done.stdout.count("\n") == 1  # one JSON object
+    print(
+        f"{'python -m explorer compare (4 models × 3 years × 2 metrics), whole process':<62} "
+        + " / ".join(f"{s:.2f}" for s in seconds)
+        + " s"
+    )
+
+
 if __name__ == "__main__":
     main()
+    if os.environ.get("LASTFM_DATA_DIR"):
+        time_compare_process()

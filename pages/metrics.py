@@ -41,7 +41,7 @@ def cohorts_of(keys: tuple[str, ...], family: str, fingerprint: str, _dataset: D
 
 def downloads(frame: pd.DataFrame, name: str, caption: str = "") -> None:
     """CSV, Markdown and LaTeX of a table (with its significance marks), side by side."""
-    columns = st.columns([1, 1, 1, 4])
+    columns = st.columns(3)
     files = [
         ("csv", frame.to_csv(index=False), "text/csv"),
         ("md", reports.to_markdown(frame), "text/markdown"),
@@ -120,7 +120,7 @@ else:
     )
     duel = comparison_of(keys, ("recall@10", "mrr", "ndcg@10"), ((first, second),))
     for sentence in duel["verdicts"]:
-        (st.success if "beats" in sentence else st.info)(sentence[0].upper() + sentence[1:] + ".")
+        (st.success if "beats" in sentence else st.info)(sentence + ".")
     st.caption(
         "Holm-corrected over the three metrics and every year shown; a paired sign-flip permutation test over "
         "the test users both models ranked. Effect d_z: mean per-user difference over its standard deviation."
@@ -128,7 +128,16 @@ else:
     rows = reports.pair_rows(duel, first, second)
     st.plotly_chart(charts.pair_differences(rows, first, second), key="pair_chart")
     duel_table = reports.pairs_table(duel)
-    st.dataframe(duel_table, hide_index=True, key="pair_table")
+    st.dataframe(
+        duel_table,
+        hide_index=True,
+        key="pair_table",
+        column_config={
+            "p": st.column_config.NumberColumn(format="%.2e"),
+            "Holm p": st.column_config.NumberColumn(format="%.2e"),
+            "effect d_z": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
     downloads(duel_table, "pair", f"{first} vs {second}: difference with 95% CI, p and Holm p.")
 
 st.subheader("Cohorts")
@@ -163,7 +172,12 @@ st.markdown(
 )
 beyond = reports.beyond_table(chosen)
 beyond_shown = reports.with_intervals(beyond, result, {"R@10": "recall@10", "MRR": "mrr"}, baseline)
-st.dataframe(beyond_shown, hide_index=True, key="beyond_table")
+st.dataframe(
+    beyond_shown,
+    hide_index=True,
+    key="beyond_table",
+    column_config={c: st.column_config.NumberColumn(format="%.4f") for c in reports.BEYOND_COLUMNS},
+)
 downloads(beyond_shown, "beyond", "Beyond-accuracy metrics of the top-10 lists. " + MARK_NOTE)
 scatter = beyond.merge(
     curve[curve["K"] == 10][["model", "year", "low", "high"]], on=["model", "year"], how="left"

@@ -171,7 +171,7 @@ def test_metrics_page_shows_intervals_marks_verdicts_cohorts_and_beyond(demo_app
     popularity = recall[recall["model"] == "popularity"]["R@10"]
     assert not any(mark in text for text in popularity for mark in "▲▼")  # the baseline is never marked
     verdicts = [e.value for e in [*at.success, *at.info]]
-    assert any("beats" in v or "No detectable difference" in v for v in verdicts)
+    assert any("beats" in v or "no detectable difference" in v for v in verdicts)
     assert len(frame_with(at, "year", "a", "b", "Holm p")) > 0
     beyond = frame_with(at, "model", "year", "novelty", "gini", "diversity")
     assert set(beyond["model"]) == set(SETTINGS)

@@ -312,3 +312,45 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
     (ARTIFACTS / "timings-real.json").write_text(json.dumps(timings, indent=1))
     print("\nreal-data browser timings (s):", json.dumps({k: round(v, 2) for k, v in timings.items()}))
     assert timings["first page render"] < 15
+
+
+def check_metrics_page(page, base: str, name: str) -> None:
+    """The Metrics page's intervals, verdicts, cohorts and beyond-accuracy table; screenshots ``name-*.png``."""
+    page.goto(f"{base}/metrics")
+    page.get_by_text("Compare two models").first.wait_for(timeout=120_000)
+    settle(page, timeout=120_000)
+    no_exception(page)
+    assert charts(page, 6, timeout=120_000) >= 6
+    body = page.inner_text("body")
+    for text in ("Compare two models", "Cohorts", "Beyond accuracy", "▲ / ▼", "95% confidence interval"):
+        assert text in body, text
+    assert "beats" in body or "no detectable difference" in body
+    for suffix in ("csv", "md", "tex"):
+        assert f"recall.{suffix}" in body
+    shot(page, f"{name}-1-metrics-stats")
+    page.get_by_text("social", exact=True).first.click()  # the social cohorts
+    settle(page, timeout=120_000)
+    no_exception(page)
+    charts(page, 6, timeout=120_000)
+    page.get_by_text("Compare two models").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"{name}-2-compare-two.png"))
+    page.get_by_text("Beyond accuracy").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-3-beyond.png"))
+
+
+def test_metrics_page_statistics_in_chromium(tmp_path, demo_dir, browser_page):
+    """CIs, significance marks, the two-model verdict, cohorts and beyond-accuracy metrics on the demo runs."""
+    cache = tmp_path / "cache"
+    done = subprocess.run(
+        [sys.executable, "-m", "explorer", "-q", "train", "--model", "popularity", "cmf", "lightgcn", "--no-maps"]
+        + ["--k", "8", "--epochs", "20", "--data-dir", str(demo_dir)],
+        cwd=ROOT,
+        env={**os.environ, "EXPLORER_CACHE_DIR": str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    with streamlit_server(demo_dir, cache, tmp_path) as base:
+        check_metrics_page(browser_page, base, "stats-demo")
