@@ -1,7 +1,7 @@
 """Time the statistics of issue 7: one model-year bootstrap CI, and sign-flip tests, 10,000 resamples each.
 
 Run: ``.venv/bin/python benchmarks/bench_stats.py`` (synthetic per-user arrays shaped like the real 2010 split:
-about 1,300 test users, 1–20 rows each). Compares with scipy.stats.bootstrap / permutation_test on one metric.
+about 900 test users, 1–20 rows each). Compares with scipy.stats.bootstrap / permutation_test on one metric.
 With ``LASTFM_DATA_DIR`` set and the four default models in the run cache (``python -m explorer train --model
 popularity cmf lightgcn lightgcn-social``), it also times the whole ``compare`` process (4 models × 3 years ×
 2 metrics) three times.
@@ -21,7 +21,7 @@ from scipy import stats as scipy_stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from explorer import stats  # noqa: E402
 
-USERS = 1_300
+USERS = 900
 
 
 def timed(label: str, work, repeats: int = 3) -> None:
