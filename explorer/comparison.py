@@ -47,6 +47,11 @@ def depends_on_seed(model: str) -> bool:
     return "seed" in model_class(model).PARAMS
 
 
+def without_seed(params: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters that are not the seed: runs equal in these are seeds of one setting."""
+    return {name: value for name, value in params.items() if name != "seed"}
+
+
 def seed_note(model: str) -> str:
     return f"{model} does not depend on a seed (it has no random state), so one run stands for every seed."
 

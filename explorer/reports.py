@@ -356,7 +356,8 @@ def with_intervals(
     """``frame`` (``model, year`` rows) with each of ``columns`` (column → metric name) as ``value [lo, hi]``.
 
     Rows the comparison does not hold (e.g. the notebook's reference rows) keep their value alone; a value
-    that differs from ``baseline``'s with Holm p < 0.05 gets ▲ or ▼.
+    that differs from ``baseline``'s with Holm p < 0.05 gets ▲ or ▼. Where the comparison pooled several
+    seeds, the value is their mean followed by ``± seed SD (n seeds)``.
     """
     marks = significance_marks(result, baseline) if baseline else {}
     shown = frame.copy()
@@ -369,7 +370,10 @@ def with_intervals(
             elif entry is None:
                 texts.append(f"{value:.4f}")
             else:
-                texts.append(interval_text(value, entry["ci"]) + marks.get((int(year), model, metric), ""))
+                text = interval_text(entry["value"], entry["ci"])
+                if entry.get("seeds", 1) > 1:
+                    text += f" ± {entry['sd']:.4f} ({entry['seeds']} seeds)"
+                texts.append(text + marks.get((int(year), model, metric), ""))
         shown[column] = texts
     return shown
 

@@ -1,6 +1,8 @@
 """Metrics: tables per model and year with 95% CIs and significance marks, a two-model comparison with its
 verdict, cohorts, beyond-accuracy metrics, charts with error bars, losses and timings."""
 
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -59,6 +61,19 @@ table = runs_or_stop(dataset)
 st.caption("One hyperparameter setting per model (the cached ones):")
 chosen = runs_of(pick_settings(table, "metrics_setting"))
 keys = tuple(runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen)
+seed_keys = tuple(  # every cached seed of each chosen setting
+    key
+    for key, model, year, params in zip(table["key"], table["model"], table["year"], table["params"], strict=True)
+    if any(
+        (r.model, r.year) == (model, year)
+        and comparison.without_seed(r.params) == comparison.without_seed(json.loads(params))
+        for r in chosen
+    )
+)
+if len(seed_keys) > len(keys) and st.toggle(
+    "Average over the cached seeds of each setting (mean ± seed SD beside the CI)", value=True, key="metrics_seeds"
+):
+    keys = seed_keys
 models = list(dict.fromkeys(run.model for run in chosen))
 left, right = st.columns([2, 3])
 baseline = left.selectbox(
@@ -150,7 +165,9 @@ left, mid, right = st.columns(3)
 family = left.radio("Cohorts", list(COHORTS), horizontal=True, key="cohort_family")
 cohort_metric = mid.radio("Metric", ["R@10", "MRR", "NDCG@10"], horizontal=True, key="cohort_metric")
 cohort_year = right.selectbox("Test year", years, index=len(years) - 1, key="cohort_year")
-year_keys = tuple(key for key, run in zip(keys, chosen, strict=True) if run.year == cohort_year)
+year_keys = tuple(
+    runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen if r.year == cohort_year
+)
 cohort_table = cohorts_of(year_keys, family, dataset.fingerprint, dataset)
 st.plotly_chart(charts.cohort_bars(cohort_table, cohort_metric, family), key="cohort_chart")
 shown_cohorts = reports.cohort_table(cohort_table, cohort_metric)

@@ -184,3 +184,22 @@ def test_metrics_page_shows_intervals_marks_verdicts_cohorts_and_beyond(demo_app
     at.selectbox(key="compare_a").set_value("lightgcn").run()
     assert not at.exception
     assert len(frame_with(at, "model", "cohort", "users", "R@10 [95% CI]")) > 0
+
+
+def test_metrics_page_averages_the_cached_seeds_of_a_setting(monkeypatch, demo_dir, demo_dataset, app_cache, tmp_path):
+    import shutil
+
+    cache = shutil.copytree(app_cache, tmp_path / "cache")
+    for split in splits_of(demo_dataset, [2009, 2010]):
+        runs.run_for(demo_dataset, split, "cmf", {"k": 8, "seed": 2}, root=cache)
+    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    at = open_page("pages/metrics.py")
+    assert at.toggle(key="metrics_seeds").value
+    recall = frame_with(at, "model", "year", "cases", "R@10")
+    assert all("(2 seeds)" in text for text in recall.loc[recall["model"] == "cmf", "R@10"])
+    assert not any("seeds" in text for text in recall.loc[recall["model"] == "popularity", "R@10"])
+    at.toggle(key="metrics_seeds").set_value(False).run()
+    assert not at.exception
+    recall = frame_with(at, "model", "year", "cases", "R@10")
+    assert not any("seeds" in text for text in recall["R@10"])
