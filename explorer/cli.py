@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--no-maps", action="store_true", help="do not draw the embedding maps (UMAP) the app's Embeddings page shows"
     )
+    _add_seeds(train)
 
     manage = commands.add_parser("runs", help="list or clear the run cache")
     manage.add_argument("action", choices=["list", "clear"])
