@@ -366,8 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for model, model_runs in _obtain(args, args.model).items():
                 for r in model_runs:
                     source = "cached" if r.from_cache else f"trained in {r.fit_seconds:.1f} s on {r.device}"
+                    seed = f" seed {r.params['seed']}" if args.seeds and "seed" in r.params else ""
                     print(
-                        f"{model} {r.year}: R@10 {r.metrics['recall']['10']:.4f}  MRR {r.metrics['mrr']:.4f}  "
+                        f"{model} {r.year}{seed}: R@10 {r.metrics['recall']['10']:.4f}  MRR {r.metrics['mrr']:.4f}  "
                         f"({source})"
                     )
                     if not args.no_maps and r.state["item_factors"].shape[1]:
