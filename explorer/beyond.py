@@ -61,13 +61,14 @@ def list_diversity(lists: np.ndarray, artist_tags: pd.DataFrame) -> float:
     matrix = sparse.csr_matrix(
         (np.ones(len(rows)), (rows, tag_cols)), shape=(len(artists), max(len(tag_ids), 1))
     )  # binary: pairs are distinct
-    sizes = np.asarray(matrix.sum(axis=1)).ravel()
+    gram = (matrix @ matrix.T).toarray()  # shared tags of every two recommended artists
+    sizes = np.diag(gram)
     first, second = np.triu_indices(lists.shape[1], k=1)
     left, right = lists[:, first], lists[:, second]  # [num_users, pairs]
     valid = (left >= 0) & (right >= 0)
     li = np.searchsorted(artists, np.where(valid, left, artists[0]))
     ri = np.searchsorted(artists, np.where(valid, right, artists[0]))
-    shared = np.asarray(matrix[li.ravel()].multiply(matrix[ri.ravel()]).sum(axis=1)).reshape(li.shape)
+    shared = gram[li, ri]
     union = sizes[li] + sizes[ri] - shared
     counted = valid & (union > 0)
     distance = np.where(counted, 1.0 - shared / np.where(union > 0, union, 1.0), 0.0)
