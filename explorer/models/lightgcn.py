@@ -64,44 +64,158 @@ def propagate(model: torch.nn.Module, x: torch.Tensor, adjacency: torch.Tensor) 
     return out
 
 
+def _csr(rows: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    import torch
+
+    with warnings.catch_warnings():  # torch calls sparse CSR tensors "beta"
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*", category=UserWarning)
+        return torch.sparse_csr_tensor(rows, columns, values, size=size, check_invariants=False)
+
+
+def _offsets(counts: torch.Tensor) -> torch.Tensor:
+    """CSR row offsets ``[len(counts) + 1]`` of rows holding ``counts`` entries."""
+    import torch
+
+    return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+
+
+class TrainingPairs:
+    """The positive (user, artist) pairs in user order, their sparse layouts, and a negative sampler.
+
+    Everything an epoch reuses is built once here, on the training device: the pairs as the rows of a
+    user × artist CSR matrix (and its artist-major transpose), and the sorted keys of the sampler.
+
+    Negatives are exact and need no rejection: for user ``u`` with sorted positive artists
+    ``p_0 < p_1 < …`` the sampler draws ``r`` uniformly in ``[0, num_items - deg(u))`` and returns
+    the ``r``-th artist that is not a positive, ``r + #{k : p_k - k <= r}``; the count is one
+    ``searchsorted`` over the keys ``u * num_items + p_k - k``, which are sorted across users too. That
+    is the distribution of PyG's ``structured_negative_sampling`` (uniform over the user's
+    non-positives) without its host-side ``np.isin`` loop. A user who has every artist (no negative
+    exists) gets the last one.
+
+    Args:
+        user: User node index of each positive ``[num_positives]`` (int64).
+        item: Artist index (0-based, not offset by the users) of each positive.
+        num_users, num_items: Numbers of user nodes and artists.
+    """
+
+    def __init__(self, user: torch.Tensor, item: torch.Tensor, num_users: int, num_items: int) -> None:
+        import torch
+
+        self.num_users, self.num_items = num_users, num_items
+        order = torch.argsort(user * num_items + item, stable=True)
+        self.user, self.item = user[order], item[order]
+        self.user_degree = torch.bincount(self.user, minlength=num_users)
+        self.item_degree = torch.bincount(self.item, minlength=num_items)
+        self.user_rows = _offsets(self.user_degree)
+        self.item_order = torch.argsort(self.item, stable=True)  # the transpose: artist-major
+        self.item_rows = _offsets(self.item_degree)
+        self.item_columns = self.user[self.item_order]
+        keys = torch.unique(self.user * num_items + self.item)  # sorted, duplicate pairs once
+        owner = keys // num_items
+        distinct = torch.bincount(owner, minlength=num_users)
+        first = torch.cumsum(distinct, 0) - distinct
+        self._shifted_keys = keys - (torch.arange(len(keys), device=keys.device) - first[owner])
+        self._first = first
+        self._free = (num_items - distinct).clamp(min=1).to(torch.float64)
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def sample(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """``[count, num_positives]`` artist indices, each uniform over its positive's user's non-positives."""
+        import torch
+
+        user = self.user.unsqueeze(0)
+        rank = torch.rand((count, len(self)), generator=generator, device=user.device, dtype=torch.float64)
+        rank = rank.mul_(self._free[user]).long()
+        below = torch.searchsorted(self._shifted_keys, user * self.num_items + rank, right=True)
+        return rank.add_(below).sub_(self._first[user]).clamp_(max=self.num_items - 1)
+
+
 def bpr_step(
     model: torch.nn.Module,
     adjacency: torch.Tensor,
     bpr: torch.nn.Module,
-    user: torch.Tensor,
-    item: torch.Tensor,
+    pairs: TrainingPairs,
     negative: torch.Tensor,
-) -> float:
+) -> torch.Tensor:
     """One full-batch BPR step's loss and gradients (accumulated into ``model.embedding.weight.grad``).
 
-    The gradients are autograd's, computed faster: the propagation is linear in the layer-0 embeddings
-    and the normalised adjacency is symmetric, so the gradient through it is the propagation of the
-    final embeddings' gradient. That is three sparse products, where autograd's backward re-sorts the
-    sparse matrix for every layer (about 30% of an epoch on this data; ``tests/test_models.py`` checks
-    the gradients are equal).
+    The loss is PyG's ``BPRLoss`` over every (user, positive, negative) triple: the mean of
+    ``-log sigmoid(score(u, i) - score(u, j))`` plus ``lambda_reg * ||x0||^2 / num_triples`` over the
+    layer-0 rows of the triples' nodes. Its gradients are autograd's (``tests/test_models.py`` checks
+    them), computed without one gathered embedding row per triple:
+
+    * the scores of the positive and the negative pairs are sampled dense products on the pairs' sparse
+      patterns (``torch.sparse.sampled_addmm``), and PyG's loss with autograd gives the gradient with
+      respect to those scores only (one number per triple);
+    * those numbers, as the values of the same sparse patterns, turn the gradient with respect to the
+      final embeddings into sparse products (users: ``C @ artists``; artists: ``C^T @ users``);
+    * the L2 term's gradient is ``2 lambda count_n x0_n / num_triples`` from per-node counts;
+    * the propagation is linear in the layer-0 embeddings and the normalised adjacency is symmetric,
+      so the gradient through the graph is the propagation of the final embeddings' gradient: three
+      sparse products, as many as the forward pass.
+
+    No temporary holds more than one number per triple or one row per node, and nothing waits for the
+    device.
 
     Args:
-        user, item, negative: Node indices ``[batch]`` of each triple (items already offset).
+        pairs: The positive pairs (user order) and their layouts.
+        negative: Artist indices ``[negatives, len(pairs)]`` (0-based): row ``k`` holds the ``k``-th
+            negative of every positive pair (one sparse pattern per row: a pattern may not hold more
+            entries in a row than the matrix has columns).
 
     Returns:
-        The loss value.
+        The loss, a 0-dimensional tensor on the training device (reading it is the caller's one sync).
     """
     import torch
 
     weight = model.embedding.weight
+    num_users, num_items = pairs.num_users, pairs.num_items
+    size, transposed = (num_users, num_items), (num_items, num_users)
+    per_positive, num_positives = negative.shape
+    flat_negative = negative.reshape(-1)
+    num_triples = len(flat_negative)
+
+    def scores(columns: torch.Tensor) -> torch.Tensor:  # final[u] . final[i] for each (user row, column)
+        pattern = _csr(pairs.user_rows, columns, final.new_zeros(num_positives), size)
+        return torch.sparse.sampled_addmm(pattern, users, items.t(), beta=0.0).values()
+
     with torch.no_grad():
         final = model.get_embedding(adjacency)
-    final.requires_grad_(True)
-    # index_select, not final[...]: its backward (index_add) is 3x faster on CPU here.
-    user_embedding = final.index_select(0, user)
-    positive_rank = (user_embedding * final.index_select(0, item)).sum(dim=-1)
-    negative_rank = (user_embedding * final.index_select(0, negative)).sum(dim=-1)
-    loss = bpr(positive_rank, negative_rank, weight.index_select(0, torch.cat([user, item, negative])))
-    loss.backward()
+        users, items = final[:num_users], final[num_users:]
+        positive_rank = scores(pairs.item)
+        negative_rank = torch.stack([scores(columns) for columns in negative])
+    positive_rank.requires_grad_(True)
+    negative_rank.requires_grad_(True)
+    with torch.enable_grad():  # PyG's loss without its L2 term, differentiated w.r.t. the scores only
+        data_loss = type(bpr)(lambda_reg=0.0)(positive_rank.expand_as(negative_rank), negative_rank)
+        toward_positive, toward_negative = torch.autograd.grad(data_loss, (positive_rank, negative_rank))
     with torch.no_grad():
-        through_graph = propagate(model, final.grad, adjacency)
+        grad_users = _csr(pairs.user_rows, pairs.item, toward_positive, size) @ items
+        for columns, values in zip(negative, toward_negative, strict=True):
+            grad_users += _csr(pairs.user_rows, columns, values, size) @ items
+        by_item = torch.argsort(flat_negative.int(), stable=True)
+        negative_degree = torch.bincount(flat_negative, minlength=num_items)
+        grad_items = _csr(pairs.item_rows, pairs.item_columns, toward_positive[pairs.item_order], transposed) @ users
+        grad_items += (
+            _csr(
+                _offsets(negative_degree),
+                pairs.user[by_item % num_positives],
+                toward_negative.reshape(-1)[by_item],
+                transposed,
+            )
+            @ users
+        )
+        # how many triples each layer-0 row appears in
+        counts = torch.cat([pairs.user_degree * per_positive, pairs.item_degree * per_positive + negative_degree])
+        counts = counts.to(final.dtype)
+        regularisation = bpr.lambda_reg * (counts @ weight.square().sum(-1)) / num_triples
+        through_graph = propagate(model, torch.cat([grad_users, grad_items]), adjacency)
+        through_graph.add_(weight * counts.unsqueeze(1), alpha=2 * bpr.lambda_reg / num_triples)
         weight.grad = through_graph if weight.grad is None else weight.grad + through_graph
-    return loss.item()
+        return data_loss.detach() + regularisation
 
 
 class LightGCNRecommender(Recommender):
@@ -142,14 +256,17 @@ class LightGCNRecommender(Recommender):
             friends = np.searchsorted(users, train.friends.T)
             friends = friends[:, friends[0] != friends[1]]
             pairs += [friends, friends[::-1]]
-        return np.unique(np.concatenate(pairs, axis=1), axis=1)
+        both = np.concatenate(pairs, axis=1)
+        num_nodes = len(users) + train.num_items  # one int64 key per edge: a 1-D unique, same order as axis=1
+        keys = np.unique(both[0] * num_nodes + both[1])
+        return np.stack([keys // num_nodes, keys % num_nodes])
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         import torch
         from torch_geometric.nn import LightGCN
         from torch_geometric.nn.conv.gcn_conv import gcn_norm
         from torch_geometric.nn.models.lightgcn import BPRLoss
-        from torch_geometric.utils import structured_negative_sampling, to_torch_csr_tensor
+        from torch_geometric.utils import to_torch_csr_tensor
 
         p = self.params
         device = resolve_device(self.device)
@@ -161,8 +278,14 @@ class LightGCNRecommender(Recommender):
         with warnings.catch_warnings():  # torch calls sparse CSR tensors "beta"; PyG's spmm uses them
             warnings.filterwarnings("ignore", message=".*[Ss]parse.*", category=UserWarning)
             adjacency = to_torch_csr_tensor(edge_index, edge_weight, size=(num_nodes, num_nodes)).to(device)
-        user_nodes = torch.from_numpy(np.searchsorted(users, train.users[train.user_idx]))
-        positives = torch.stack([user_nodes, torch.from_numpy(train.item_idx)]).repeat(1, p["negatives"])
+        del edge_index, edge_weight
+        user_nodes = np.searchsorted(users, train.users[train.user_idx])
+        pairs = TrainingPairs(
+            torch.from_numpy(user_nodes).to(device),
+            torch.from_numpy(train.item_idx).to(device),
+            num_users,
+            train.num_items,
+        )
         without_rows = torch.from_numpy(np.flatnonzero(~np.isin(users, train.users)))
 
         with torch.random.fork_rng(devices=[]):
@@ -172,11 +295,12 @@ class LightGCNRecommender(Recommender):
                 model.embedding.weight[without_rows.to(device)] = 0.0
             optimizer = torch.optim.Adam(model.parameters(), lr=p["lr"])
             bpr = BPRLoss(lambda_reg=p["l2"])  # what LightGCN.recommendation_loss uses
+            generator = torch.Generator(device=device).manual_seed(p["seed"])
+
             for epoch in range(1, p["epochs"] + 1):
-                user, item, negative = structured_negative_sampling(positives, num_nodes=train.num_items)
-                user, item, negative = user.to(device), item.to(device) + num_users, negative.to(device) + num_users
                 optimizer.zero_grad()
-                value = bpr_step(model, adjacency, bpr, user, item, negative)
+                loss = bpr_step(model, adjacency, bpr, pairs, pairs.sample(p["negatives"], generator))
+                value = loss.item()  # the epoch's one host synchronisation
                 if not math.isfinite(value):
                     raise ModelFitError(
                         f"{self.name}'s loss became {value} at epoch {epoch}; lower the learning rate "
