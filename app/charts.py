@@ -132,3 +132,29 @@ def embedding_map(points: pd.DataFrame, colour: str, marked: dict) -> go.Figure:
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return _tidy(figure, 640)
+
+
+def sweep_coordinates(trials: pd.DataFrame, params: list[str], metric: str, log_params: set[str]) -> go.Figure:
+    """Parallel coordinates of a sweep's successful trials: one axis per hyperparameter, the metric last.
+
+    Hyperparameters swept on a log scale (learning rates, penalties) get a log10 axis.
+    """
+    shown = trials[trials["status"] == "ok"].copy()
+    dimensions = []
+    if shown["year"].nunique() > 1:
+        dimensions.append({"label": "test year", "values": shown["year"], "tickvals": sorted(shown["year"].unique())})
+    for name in params:
+        values = shown[name].astype(float)
+        if name in log_params and (values > 0).all():
+            dimensions.append({"label": f"log10 {name}", "values": np.log10(values)})
+        else:
+            dimensions.append({"label": name, "values": values, "tickvals": sorted(values.unique())})
+    dimensions.append({"label": f"validation {metric}", "values": shown[metric]})
+    figure = go.Figure(
+        go.Parcoords(
+            line={"color": shown[metric], "colorscale": "Viridis", "showscale": True, "colorbar": {"title": metric}},
+            dimensions=dimensions,
+        )
+    )
+    figure.update_layout(title=f"Validation {metric} of each trial against its hyperparameters")
+    return _tidy(figure, 380)
