@@ -15,10 +15,12 @@ an address it starts on this machine and is shut down at the end; with one (``ad
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -320,7 +322,8 @@ def run_sweep(
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
-        grid = tuner.fit()
+        with contextlib.redirect_stdout(sys.stderr):  # Tune prints tables: stdout stays for --json
+            grid = tuner.fit()
         trials = [_trial_of(result) for result in grid]
     finally:
         if started_here:

@@ -312,3 +312,31 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
     (ARTIFACTS / "timings-real.json").write_text(json.dumps(timings, indent=1))
     print("\nreal-data browser timings (s):", json.dumps({k: round(v, 2) for k, v in timings.items()}))
     assert timings["first page render"] < 15
+
+
+def test_train_page_sweep_in_chromium(server, browser_page):
+    """The Train page's Sweep: one form → Ray Tune trials in the background → chart, trials, train the best."""
+    page = browser_page
+    page.goto(f"{server}/train")
+    settle(page)
+    page.get_by_label("Grid").fill("lr=0.01,0.05 epochs=3,6")
+    page.get_by_label("Seeds").fill("0")
+    page.get_by_role("button", name="Sweep", exact=True).click()
+    page.get_by_text("4 trials in").first.wait_for(timeout=420_000)
+    settle(page)
+    no_exception(page)
+    assert charts(page, 1) >= 1
+    body = page.inner_text("body")
+    assert "Best by validation mrr" in body and "Train the best setting on the test year" in body
+    shot(page, "10-train-sweep")
+    page.locator('[data-testid="stPlotlyChart"]').last.screenshot(path=str(ARTIFACTS / "10-sweep-chart.png"))
+
+    page.get_by_role("button", name="Train the best setting on the test year").click()
+    page.wait_for_function(
+        "() => /lightgcn 2010: (trained in|loaded from the cache)/.test(document.body.innerText)",
+        timeout=300_000,
+        polling=500,
+    )
+    settle(page)
+    no_exception(page)
+    shot(page, "11-train-sweep-best-trained")
