@@ -319,8 +319,8 @@ def test_train_page_sweep_in_chromium(server, browser_page):
     page = browser_page
     page.goto(f"{server}/train")
     settle(page)
-    page.get_by_label("Grid").fill("lr=0.01,0.05 epochs=3,6")
-    page.get_by_label("Seeds").fill("0")
+    page.locator(".st-key-sweep_grid input").fill("lr=0.01,0.05 epochs=3,6")
+    page.locator(".st-key-sweep_seeds input").fill("0")
     page.get_by_role("button", name="Sweep", exact=True).click()
     page.get_by_text("4 trials in").first.wait_for(timeout=420_000)
     settle(page)

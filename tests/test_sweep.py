@@ -66,6 +66,17 @@ def test_two_by_two_sweep_runs_under_local_ray_and_caches_the_best_test_run(demo
     assert set(document["years"]["2010"]["trials"][0]) == {"params", "seed", "value", "status", "error"}
 
 
+def test_cli_sweep_json_is_exactly_one_object_and_its_test_run_is_listed(demo_dir, ray_session, capsys):
+    code = main(["-q", "sweep", "--model", "popularity", "--years", "2010", "--data-dir", str(demo_dir), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    document = json.loads(captured.out)  # Tune's own tables went to stderr
+    assert document["model"] == "popularity" and document["engine"] == "ray"
+    (trial,) = document["years"]["2010"]["trials"]
+    assert trial == {"params": {}, "seed": None, "value": trial["value"], "status": "ok", "error": ""}
+    assert document["years"]["2010"]["test"]["key"] in set(runs.table()["key"])
+
+
 def test_a_failed_trial_is_reported_and_does_not_win(demo_dataset, monkeypatch):
     def diverge(*args, **kwargs):
         raise ModelFitError("lightgcn's loss became nan at epoch 1; lower the learning rate (now 1.0) and train again.")

@@ -2,8 +2,10 @@
 
 This module is an adapter: it builds the graph, samples negatives, seeds, trains with BPR and reports
 progress; the layers (:class:`torch_geometric.nn.models.LightGCN`, symmetric normalisation, layer
-weights 1/(K+1)), the BPR loss (softplus form, L2 on the batch's layer-0 embeddings) and the
-negative sampler are PyG's.
+weights 1/(K+1)) and the BPR loss (softplus form, L2 on the triples' layer-0 embeddings) are PyG's.
+Negatives are drawn on the training device with the distribution of PyG's sampler (uniform over the
+user's non-positive artists, see :class:`TrainingPairs`), and the loss's gradients are autograd's,
+computed as sparse products (see :func:`bpr_step`).
 
 * ``lightgcn``: the user–artist graph of the train rows.
 * ``lightgcn-social``: the same plus the user–user edges of ``user_friends.dat``, so a user without
@@ -12,9 +14,10 @@ negative sampler are PyG's.
   friends; one with no trained user within ``num_layers`` hops keeps zeros and gets popularity.
 
 Training is full-batch: one propagation over the whole graph and one Adam step per epoch, with
-``negatives`` sampled artists per train interaction. On this data the graph has < 100k edges, so a
-step takes milliseconds on a CPU (see ``benchmarks/``). Torch is imported inside :meth:`_fit` so
-reading a cached run never loads it.
+``negatives`` sampled artists per train interaction. An epoch costs about what its floor costs (the six
+sparse products of three layers forward and back) and reads the device once (the loss); see
+``benchmarks/bench_epoch.py``. Torch is imported inside :meth:`_fit` so reading a cached run never
+loads it.
 """
 
 from __future__ import annotations
@@ -233,8 +236,10 @@ class LightGCNRecommender(Recommender):
         "negatives": Param(4, 1, 50, "sampled negative artists per train interaction"),
         "seed": Param(0, 0, 2**31 - 1, "random seed (training is deterministic on CPU for a seed)"),
     }
-    # Chosen for each test year Y by validation on its last train year (train < Y-1, validate on Y-1):
-    # benchmarks/tune_lightgcn.py. The defaults above are 2010's choice, for later years.
+    # Chosen for each test year Y by validation on its last train year (train < Y-1, validate on Y-1, best
+    # validation MRR): `python -m explorer sweep --model lightgcn --grid lr=0.01,0.03 epochs=25,50,100,200
+    # l2=0.0001,0.001,0.01 negatives=1,4` (first run as benchmarks/tune_lightgcn.py: same protocol and grid).
+    # The defaults above are 2010's choice, for later years.
     TUNED = {
         2008: {"lr": 0.01, "epochs": 25, "num_layers": 3, "l2": 0.01, "negatives": 4},
         2009: {"lr": 0.01, "epochs": 200, "num_layers": 3, "l2": 0.01, "negatives": 1},
@@ -335,6 +340,7 @@ class SocialLightGCNRecommender(LightGCNRecommender):
         "l2": Param(1e-3, 0.0, 1.0, "BPR L2 penalty on the batch's layer-0 embeddings"),
         "negatives": Param(1, 1, 50, "sampled negative artists per train interaction"),
     }
+    # `python -m explorer sweep --model lightgcn-social` with the grid above (see LightGCNRecommender.TUNED).
     TUNED = {
         2008: {"lr": 0.01, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 4},
         2009: {"lr": 0.03, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 1},
