@@ -199,3 +199,42 @@ def accuracy_vs_novelty(rows: pd.DataFrame) -> go.Figure:
     )
     figure.update_traces(marker={"size": 11})
     return _tidy(figure, 380)
+
+
+def sweep_coordinates(trials: pd.DataFrame, params: list[str], metric: str, log_params: set[str]) -> go.Figure:
+    """Parallel coordinates of a sweep's successful trials: one axis per hyperparameter, the metric last.
+
+    Hyperparameters swept on a log scale (learning rates, penalties) get a log10 axis.
+    """
+    shown = trials[trials["status"] == "ok"].copy()
+    dimensions = []
+    if shown["year"].nunique() > 1:
+        dimensions.append({"label": "test year", "values": shown["year"], "tickvals": sorted(shown["year"].unique())})
+    for name in params:
+        values = shown[name].astype(float)
+        ticks = sorted(values.unique())
+        if name in log_params and (values > 0).all():  # a log axis labelled with the values themselves
+            dimensions.append(
+                {
+                    "label": f"{name} (log)",
+                    "values": np.log10(values),
+                    "tickvals": np.log10(ticks),
+                    "ticktext": [f"{tick:g}" for tick in ticks],
+                }
+            )
+        else:
+            dimensions.append(
+                {"label": name, "values": values, "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+            )
+    dimensions.append({"label": f"validation {metric}", "values": shown[metric], "tickformat": ".4f"})
+    figure = go.Figure(
+        go.Parcoords(
+            line={"color": shown[metric], "colorscale": "Viridis", "showscale": True, "colorbar": {"title": metric}},
+            dimensions=dimensions,
+            labelfont={"size": 13},
+        )
+    )
+    figure.update_layout(title={"text": f"Validation {metric} of each trial against its hyperparameters", "y": 0.98})
+    _tidy(figure, 420)
+    figure.update_layout(margin={"t": 100, "b": 30, "l": 60, "r": 40})  # room for the axis labels above the axes
+    return figure

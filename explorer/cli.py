@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer {evaluate,compare,train,runs,make-demo-data} …``.
+"""The command line: ``python -m explorer {evaluate,compare,train,sweep,runs,make-demo-data} …``.
 
 Errors a user can cause print one sentence on stderr and exit with status 2; no traceback.
 """
@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     manage = commands.add_parser("runs", help="list or clear the run cache")
     manage.add_argument("action", choices=["list", "clear"])
     manage.add_argument("--model", choices=model_names(), help="clear only this model's runs")
+
+    from explorer import sweep  # imports no Ray: Ray starts only when a sweep runs
+
+    sweep.add_arguments(commands.add_parser("sweep", help="choose hyperparameters by validation, as Ray Tune trials"))
 
     demo = commands.add_parser("make-demo-data", help="write the synthetic demo data set into DIR")
     demo.add_argument("dir")
@@ -362,6 +366,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(listing.to_string(index=False) if len(listing) else f"no cached runs in {runs.cache_dir()}")
             else:
                 print(f"deleted {runs.clear(model=args.model)} cached runs from {runs.cache_dir()}")
+        elif args.command == "sweep":
+            from explorer import sweep
+
+            bar = _Bar(f"sweep {args.model}", not args.quiet, unit="trial")
+            try:
+                result = sweep.run_from_args(args, progress=lambda done, total: bar(done, total))
+            finally:
+                bar.close()
+            print(json.dumps(result.as_json()) if args.json else sweep.describe(result))
         elif args.command == "train":
             for model, model_runs in _obtain(args, args.model).items():
                 for r in model_runs:

@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
+from app.charts import sweep_coordinates
 from app.state import cached_runs, page_start, splits, training_queue
-from explorer import runs
+from explorer import runs, sweep
 from explorer.errors import ExplorerError
 from explorer.models import model_class, model_names
 
@@ -83,9 +84,16 @@ if submitted:
 @st.fragment(run_every=0.7 if queue.busy else None)
 def show_progress() -> None:
     jobs = queue.jobs(dataset.fingerprint)
-    if not jobs:
+    sweeps = [job for job in queue.sweeps(dataset.fingerprint) if job.active]
+    if not jobs and not sweeps and not st.session_state.get("was_busy"):
         return
     st.subheader("Progress")
+    for job in sweeps:
+        if job.status == "running":
+            fraction = job.step / job.total if job.total else 0.0
+            st.progress(fraction, text=f"{job.label}: trial {job.step} of {job.total or '?'} done (Ray Tune)")
+        else:
+            st.caption(f"{job.label}: waiting")
     for job in jobs:
         if job.status == "done" and job.run is not None:
             how = "loaded from the cache" if job.run.from_cache else f"trained in {job.run.fit_seconds:.1f} s"
@@ -119,7 +127,97 @@ def show_progress() -> None:
         st.rerun(scope="app")
 
 
+def sweep_form() -> None:
+    """Model, years, grid and seeds in one form; the sweep runs in the background queue."""
+    st.subheader("Sweep")
+    st.markdown(
+        "Choose hyperparameters without looking at a test year: for test year Y every grid point × seed is "
+        "trained on years < Y−1 and validated on Y−1, as Ray Tune trials on this machine. The best setting "
+        "can then be trained on the test year."
+    )
+    tunable = [name for name in model_names() if model_class(name).PARAMS]
+    with st.form("sweep_form"):
+        left, middle, right = st.columns([2, 2, 1])
+        model = left.selectbox(
+            "Model", tunable, index=tunable.index("lightgcn") if "lightgcn" in tunable else 0, key="sweep_model"
+        )
+        years = middle.multiselect("Test years", list(year_splits), default=[max(year_splits)], key="sweep_years")
+        metric = right.selectbox("Metric", ["mrr", "recall@10", "ndcg@10"], key="sweep_metric")
+        grid = st.text_input(
+            "Grid",
+            "lr=0.01,0.03 epochs=50,100",
+            key="sweep_grid",
+            help="NAME=V1,V2 items separated by spaces; every combination is tried. Hyperparameters: "
+            + "; ".join(f"{name}: {', '.join(model_class(name).PARAMS)}" for name in tunable),
+        )
+        seeds = st.text_input("Seeds", "0", key="sweep_seeds", help="one trial per grid point and seed, e.g. 0 1 2")
+        submitted = st.form_submit_button("Sweep", disabled=queue.busy, key="sweep_button")
+    if not submitted:
+        return
+    try:
+        chosen_seeds = [int(seed) for seed in seeds.replace(",", " ").split()]
+    except ValueError:
+        st.error(f"Seeds must be whole numbers separated by spaces, got {seeds!r}.")
+        return
+    try:
+        request = sweep.plan(dataset, model, years, grid.split(), chosen_seeds, metric)
+    except ExplorerError as error:
+        st.error(str(error))
+        return
+    queue.submit_sweep(dataset, request)
+    st.rerun()
+
+
+def sweep_results() -> None:
+    """The latest finished sweep: its chart, its trials, and one button that trains the best settings."""
+    finished = [job for job in queue.sweeps(dataset.fingerprint) if not job.active]
+    if not finished:
+        return
+    job = finished[-1]
+    if job.status == "failed":
+        st.error(f"{job.label}: {job.error}")
+        return
+    result = job.result
+    trials = result.table()
+    spec = model_class(result.model).PARAMS
+    st.success(
+        f"{job.label}: {len(trials)} trials in {job.finished - job.started:.0f} s", icon=":material/check_circle:"
+    )
+    if (trials["status"] == "ok").any():
+        logs = {name for name in result.swept() if spec[name].log}
+        st.plotly_chart(sweep_coordinates(trials, result.swept(), result.metric, logs), key="sweep_chart")
+    st.dataframe(
+        trials.sort_values(["year", result.metric], ascending=[True, False]),
+        hide_index=True,
+        key="sweep_trials",
+        column_config={result.metric: st.column_config.NumberColumn(format="%.4f")},
+    )
+    best = {year: part.best for year, part in result.years.items() if part.best is not None}
+    for year, part in result.years.items():
+        if part.best is None:
+            st.warning(f"Every trial for {year} failed; there is no best setting to train.")
+    if not best:
+        return
+    summary = "; ".join(
+        f"{year}: {', '.join(f'{k}={v}' for k, v in choice['params'].items()) or 'defaults'} "
+        f"({result.metric} {choice['value']:.4f} on {year - 1})"
+        for year, choice in best.items()
+    )
+    st.markdown(f"**Best by validation {result.metric}:** {summary}")
+    label = f"Train the best setting on the test year{'s' if len(best) > 1 else ''}"
+    if st.button(label, type="primary", disabled=queue.busy, key="sweep_train_best"):
+        seed = job.request.seeds[0]
+        for year, choice in best.items():
+            params = model_class(result.model).params_for(
+                year, {**choice["params"], **({} if seed is None else {"seed": seed})}
+            )
+            queue.submit(dataset, year_splits[year], result.model, params)
+        st.rerun()
+
+
 show_progress()
+sweep_form()
+sweep_results()
 
 st.subheader("Cached runs")
 table = cached_runs(dataset)

@@ -354,3 +354,34 @@ def test_metrics_page_statistics_in_chromium(tmp_path, demo_dir, browser_page):
     assert done.returncode == 0, done.stderr
     with streamlit_server(demo_dir, cache, tmp_path) as base:
         check_metrics_page(browser_page, base, "stats-demo")
+
+
+def test_train_page_sweep_in_chromium(server, browser_page):
+    """The Train page's Sweep: one form → Ray Tune trials in the background → chart, trials, train the best."""
+    page = browser_page
+    page.goto(f"{server}/train")
+    settle(page)
+    page.locator(".st-key-sweep_grid input").fill("lr=0.01,0.05 epochs=2")
+    page.locator(".st-key-sweep_seeds input").fill("0")
+    page.get_by_role("button", name="Sweep", exact=True).click()
+    page.get_by_text("(Ray Tune)").first.wait_for(timeout=120_000)  # the progress bar: trials done / total
+    no_exception(page)
+    shot(page, "10-train-sweep-running")
+    page.get_by_text("2 trials in").first.wait_for(timeout=600_000)
+    settle(page)
+    no_exception(page)
+    assert charts(page, 1) >= 1
+    body = page.inner_text("body")
+    assert "Best by validation mrr" in body and "Train the best setting on the test year" in body
+    shot(page, "10-train-sweep")
+    page.locator('[data-testid="stPlotlyChart"]').last.screenshot(path=str(ARTIFACTS / "10-sweep-chart.png"))
+
+    page.get_by_role("button", name="Train the best setting on the test year").click()
+    page.wait_for_function(
+        "() => /lightgcn 2010: (trained in|loaded from the cache)/.test(document.body.innerText)",
+        timeout=300_000,
+        polling=500,
+    )
+    settle(page)
+    no_exception(page)
+    shot(page, "11-train-sweep-best-trained")

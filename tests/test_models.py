@@ -188,32 +188,77 @@ def test_device_selection(monkeypatch):
 
 
 def test_lightgcn_step_gives_autograds_gradients():
-    """bpr_step's shortcut through the symmetric graph must equal plain autograd's gradients."""
+    """bpr_step's shortcuts (sparse scores and gradients, L2 from counts, the symmetric graph) equal autograd's."""
     import torch
     from torch_geometric.nn import LightGCN
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
     from torch_geometric.nn.models.lightgcn import BPRLoss
     from torch_geometric.utils import to_torch_csr_tensor, to_undirected
 
-    from explorer.models.lightgcn import bpr_step
+    from explorer.models.lightgcn import TrainingPairs, bpr_step
 
     torch.manual_seed(0)
     edges = to_undirected(torch.randint(0, 30, (2, 80)), num_nodes=30)
     edges, weights = gcn_norm(edges, None, num_nodes=30, add_self_loops=False)
     adjacency = to_torch_csr_tensor(edges, weights, size=(30, 30))
-    model = LightGCN(30, 8, 3, normalize=False)
-    user, item, negative = torch.randint(0, 10, (50,)), torch.randint(10, 30, (50,)), torch.randint(10, 30, (50,))
-    bpr = BPRLoss(lambda_reg=1e-2)
+    for negatives in (1, 3):
+        model = LightGCN(30, 8, 3, normalize=False)
+        # users are nodes 0-9, artists 10-29; a repeated pair counts twice, as a repeated train row would
+        pairs = TrainingPairs(torch.randint(0, 10, (50,)), torch.randint(0, 20, (50,)), 10, 20)
+        negative = pairs.sample(negatives, torch.Generator().manual_seed(negatives))
+        bpr = BPRLoss(lambda_reg=1e-2)
 
-    value = bpr_step(model, adjacency, bpr, user, item, negative)
-    shortcut = model.embedding.weight.grad.clone()
-    model.embedding.weight.grad = None
-    final = model.get_embedding(adjacency)
-    loss = bpr(
-        (final[user] * final[item]).sum(-1),
-        (final[user] * final[negative]).sum(-1),
-        model.embedding.weight[torch.cat([user, item, negative])],
-    )
-    loss.backward()
-    assert value == pytest.approx(loss.item())
-    assert torch.allclose(shortcut, model.embedding.weight.grad, atol=1e-7)
+        value = bpr_step(model, adjacency, bpr, pairs, negative).item()
+        shortcut = model.embedding.weight.grad.clone()
+        model.embedding.weight.grad = None
+        # PyG's way: one row per triple (positives repeated for each negative), autograd through everything
+        user = pairs.user.repeat(negatives)
+        item = pairs.item.repeat(negatives) + 10
+        sampled = negative.reshape(-1) + 10
+        final = model.get_embedding(adjacency)
+        loss = bpr(
+            (final[user] * final[item]).sum(-1),
+            (final[user] * final[sampled]).sum(-1),
+            model.embedding.weight[torch.cat([user, item, sampled])],
+        )
+        loss.backward()
+        assert value == pytest.approx(loss.item(), rel=1e-6)
+        assert torch.allclose(shortcut, model.embedding.weight.grad, atol=1e-7)
+
+
+def test_sampled_negatives_are_never_positives_and_uniform():
+    """The device-side sampler: no positive ever, every non-positive artist about equally often."""
+    import torch
+
+    from explorer.models.lightgcn import TrainingPairs
+
+    rng = np.random.default_rng(1)
+    num_users, num_items = 40, 25
+    keys = np.unique(rng.integers(num_users, size=500) * num_items + rng.integers(num_items, size=500))
+    user, item = torch.from_numpy(keys // num_items), torch.from_numpy(keys % num_items)
+    pairs = TrainingPairs(user, item, num_users, num_items)
+    negative = pairs.sample(200, torch.Generator().manual_seed(0))
+    assert negative.shape == (200, len(keys))
+    drawn = pairs.user * num_items + negative
+    assert not torch.isin(drawn, torch.from_numpy(keys)).any()
+    assert negative.min() >= 0 and negative.max() < num_items
+    # one user's draws cover exactly its non-positives, each within 4 standard deviations of uniform
+    first = int(pairs.user[0])
+    own = negative[:, pairs.user == first].reshape(-1).numpy()
+    allowed = np.setdiff1d(np.arange(num_items), keys[keys // num_items == first] % num_items)
+    assert set(own.tolist()) == set(allowed.tolist())
+    counts = np.bincount(own, minlength=num_items)[allowed]
+    expected = len(own) / len(allowed)
+    assert np.abs(counts - expected).max() < 4 * np.sqrt(expected)
+
+
+def test_lightgcn_samples_on_the_device_without_pygs_host_sampler(monkeypatch):
+    """Regression: PyG's structured_negative_sampling ran np.isin over every positive on the host each epoch."""
+    import torch_geometric.utils
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the host-side sampler was called")
+
+    monkeypatch.setattr(torch_geometric.utils, "structured_negative_sampling", fail)
+    model = model_class("lightgcn")(epochs=3).fit(taste_train_set())
+    assert len(model.losses_) == 3

@@ -2,8 +2,10 @@
 
 This module is an adapter: it builds the graph, samples negatives, seeds, trains with BPR and reports
 progress; the layers (:class:`torch_geometric.nn.models.LightGCN`, symmetric normalisation, layer
-weights 1/(K+1)), the BPR loss (softplus form, L2 on the batch's layer-0 embeddings) and the
-negative sampler are PyG's.
+weights 1/(K+1)) and the BPR loss (softplus form, L2 on the triples' layer-0 embeddings) are PyG's.
+Negatives are drawn on the training device with the distribution of PyG's sampler (uniform over the
+user's non-positive artists, see :class:`TrainingPairs`), and the loss's gradients are autograd's,
+computed as sparse products (see :func:`bpr_step`).
 
 * ``lightgcn``: the user–artist graph of the train rows.
 * ``lightgcn-social``: the same plus the user–user edges of ``user_friends.dat``, so a user without
@@ -12,9 +14,10 @@ negative sampler are PyG's.
   friends; one with no trained user within ``num_layers`` hops keeps zeros and gets popularity.
 
 Training is full-batch: one propagation over the whole graph and one Adam step per epoch, with
-``negatives`` sampled artists per train interaction. On this data the graph has < 100k edges, so a
-step takes milliseconds on a CPU (see ``benchmarks/``). Torch is imported inside :meth:`_fit` so
-reading a cached run never loads it.
+``negatives`` sampled artists per train interaction. An epoch costs about what its floor costs (the six
+sparse products of three layers forward and back) and reads the device once (the loss); see
+``benchmarks/bench_epoch.py``. Torch is imported inside :meth:`_fit` so reading a cached run never
+loads it.
 """
 
 from __future__ import annotations
@@ -64,44 +67,158 @@ def propagate(model: torch.nn.Module, x: torch.Tensor, adjacency: torch.Tensor) 
     return out
 
 
+def _csr(rows: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    import torch
+
+    with warnings.catch_warnings():  # torch calls sparse CSR tensors "beta"
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*", category=UserWarning)
+        return torch.sparse_csr_tensor(rows, columns, values, size=size, check_invariants=False)
+
+
+def _offsets(counts: torch.Tensor) -> torch.Tensor:
+    """CSR row offsets ``[len(counts) + 1]`` of rows holding ``counts`` entries."""
+    import torch
+
+    return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+
+
+class TrainingPairs:
+    """The positive (user, artist) pairs in user order, their sparse layouts, and a negative sampler.
+
+    Everything an epoch reuses is built once here, on the training device: the pairs as the rows of a
+    user × artist CSR matrix (and its artist-major transpose), and the sorted keys of the sampler.
+
+    Negatives are exact and need no rejection: for user ``u`` with sorted positive artists
+    ``p_0 < p_1 < …`` the sampler draws ``r`` uniformly in ``[0, num_items - deg(u))`` and returns
+    the ``r``-th artist that is not a positive, ``r + #{k : p_k - k <= r}``; the count is one
+    ``searchsorted`` over the keys ``u * num_items + p_k - k``, which are sorted across users too. That
+    is the distribution of PyG's ``structured_negative_sampling`` (uniform over the user's
+    non-positives) without its host-side ``np.isin`` loop. A user who has every artist (no negative
+    exists) gets the last one.
+
+    Args:
+        user: User node index of each positive ``[num_positives]`` (int64).
+        item: Artist index (0-based, not offset by the users) of each positive.
+        num_users, num_items: Numbers of user nodes and artists.
+    """
+
+    def __init__(self, user: torch.Tensor, item: torch.Tensor, num_users: int, num_items: int) -> None:
+        import torch
+
+        self.num_users, self.num_items = num_users, num_items
+        order = torch.argsort(user * num_items + item, stable=True)
+        self.user, self.item = user[order], item[order]
+        self.user_degree = torch.bincount(self.user, minlength=num_users)
+        self.item_degree = torch.bincount(self.item, minlength=num_items)
+        self.user_rows = _offsets(self.user_degree)
+        self.item_order = torch.argsort(self.item, stable=True)  # the transpose: artist-major
+        self.item_rows = _offsets(self.item_degree)
+        self.item_columns = self.user[self.item_order]
+        keys = torch.unique(self.user * num_items + self.item)  # sorted, duplicate pairs once
+        owner = keys // num_items
+        distinct = torch.bincount(owner, minlength=num_users)
+        first = torch.cumsum(distinct, 0) - distinct
+        self._shifted_keys = keys - (torch.arange(len(keys), device=keys.device) - first[owner])
+        self._first = first
+        self._free = (num_items - distinct).clamp(min=1).to(torch.float64)
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def sample(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """``[count, num_positives]`` artist indices, each uniform over its positive's user's non-positives."""
+        import torch
+
+        user = self.user.unsqueeze(0)
+        rank = torch.rand((count, len(self)), generator=generator, device=user.device, dtype=torch.float64)
+        rank = rank.mul_(self._free[user]).long()
+        below = torch.searchsorted(self._shifted_keys, user * self.num_items + rank, right=True)
+        return rank.add_(below).sub_(self._first[user]).clamp_(max=self.num_items - 1)
+
+
 def bpr_step(
     model: torch.nn.Module,
     adjacency: torch.Tensor,
     bpr: torch.nn.Module,
-    user: torch.Tensor,
-    item: torch.Tensor,
+    pairs: TrainingPairs,
     negative: torch.Tensor,
-) -> float:
+) -> torch.Tensor:
     """One full-batch BPR step's loss and gradients (accumulated into ``model.embedding.weight.grad``).
 
-    The gradients are autograd's, computed faster: the propagation is linear in the layer-0 embeddings
-    and the normalised adjacency is symmetric, so the gradient through it is the propagation of the
-    final embeddings' gradient. That is three sparse products, where autograd's backward re-sorts the
-    sparse matrix for every layer (about 30% of an epoch on this data; ``tests/test_models.py`` checks
-    the gradients are equal).
+    The loss is PyG's ``BPRLoss`` over every (user, positive, negative) triple: the mean of
+    ``-log sigmoid(score(u, i) - score(u, j))`` plus ``lambda_reg * ||x0||^2 / num_triples`` over the
+    layer-0 rows of the triples' nodes. Its gradients are autograd's (``tests/test_models.py`` checks
+    them), computed without one gathered embedding row per triple:
+
+    * the scores of the positive and the negative pairs are sampled dense products on the pairs' sparse
+      patterns (``torch.sparse.sampled_addmm``), and PyG's loss with autograd gives the gradient with
+      respect to those scores only (one number per triple);
+    * those numbers, as the values of the same sparse patterns, turn the gradient with respect to the
+      final embeddings into sparse products (users: ``C @ artists``; artists: ``C^T @ users``);
+    * the L2 term's gradient is ``2 lambda count_n x0_n / num_triples`` from per-node counts;
+    * the propagation is linear in the layer-0 embeddings and the normalised adjacency is symmetric,
+      so the gradient through the graph is the propagation of the final embeddings' gradient: three
+      sparse products, as many as the forward pass.
+
+    No temporary holds more than one number per triple or one row per node, and nothing waits for the
+    device.
 
     Args:
-        user, item, negative: Node indices ``[batch]`` of each triple (items already offset).
+        pairs: The positive pairs (user order) and their layouts.
+        negative: Artist indices ``[negatives, len(pairs)]`` (0-based): row ``k`` holds the ``k``-th
+            negative of every positive pair (one sparse pattern per row: a pattern may not hold more
+            entries in a row than the matrix has columns).
 
     Returns:
-        The loss value.
+        The loss, a 0-dimensional tensor on the training device (reading it is the caller's one sync).
     """
     import torch
 
     weight = model.embedding.weight
+    num_users, num_items = pairs.num_users, pairs.num_items
+    size, transposed = (num_users, num_items), (num_items, num_users)
+    per_positive, num_positives = negative.shape
+    flat_negative = negative.reshape(-1)
+    num_triples = len(flat_negative)
+
+    def scores(columns: torch.Tensor) -> torch.Tensor:  # final[u] . final[i] for each (user row, column)
+        pattern = _csr(pairs.user_rows, columns, final.new_zeros(num_positives), size)
+        return torch.sparse.sampled_addmm(pattern, users, items.t(), beta=0.0).values()
+
     with torch.no_grad():
         final = model.get_embedding(adjacency)
-    final.requires_grad_(True)
-    # index_select, not final[...]: its backward (index_add) is 3x faster on CPU here.
-    user_embedding = final.index_select(0, user)
-    positive_rank = (user_embedding * final.index_select(0, item)).sum(dim=-1)
-    negative_rank = (user_embedding * final.index_select(0, negative)).sum(dim=-1)
-    loss = bpr(positive_rank, negative_rank, weight.index_select(0, torch.cat([user, item, negative])))
-    loss.backward()
+        users, items = final[:num_users], final[num_users:]
+        positive_rank = scores(pairs.item)
+        negative_rank = torch.stack([scores(columns) for columns in negative])
+    positive_rank.requires_grad_(True)
+    negative_rank.requires_grad_(True)
+    with torch.enable_grad():  # PyG's loss without its L2 term, differentiated w.r.t. the scores only
+        data_loss = type(bpr)(lambda_reg=0.0)(positive_rank.expand_as(negative_rank), negative_rank)
+        toward_positive, toward_negative = torch.autograd.grad(data_loss, (positive_rank, negative_rank))
     with torch.no_grad():
-        through_graph = propagate(model, final.grad, adjacency)
+        grad_users = _csr(pairs.user_rows, pairs.item, toward_positive, size) @ items
+        for columns, values in zip(negative, toward_negative, strict=True):
+            grad_users += _csr(pairs.user_rows, columns, values, size) @ items
+        by_item = torch.argsort(flat_negative.int(), stable=True)
+        negative_degree = torch.bincount(flat_negative, minlength=num_items)
+        grad_items = _csr(pairs.item_rows, pairs.item_columns, toward_positive[pairs.item_order], transposed) @ users
+        grad_items += (
+            _csr(
+                _offsets(negative_degree),
+                pairs.user[by_item % num_positives],
+                toward_negative.reshape(-1)[by_item],
+                transposed,
+            )
+            @ users
+        )
+        # how many triples each layer-0 row appears in
+        counts = torch.cat([pairs.user_degree * per_positive, pairs.item_degree * per_positive + negative_degree])
+        counts = counts.to(final.dtype)
+        regularisation = bpr.lambda_reg * (counts @ weight.square().sum(-1)) / num_triples
+        through_graph = propagate(model, torch.cat([grad_users, grad_items]), adjacency)
+        through_graph.add_(weight * counts.unsqueeze(1), alpha=2 * bpr.lambda_reg / num_triples)
         weight.grad = through_graph if weight.grad is None else weight.grad + through_graph
-    return loss.item()
+        return data_loss.detach() + regularisation
 
 
 class LightGCNRecommender(Recommender):
@@ -119,8 +236,10 @@ class LightGCNRecommender(Recommender):
         "negatives": Param(4, 1, 50, "sampled negative artists per train interaction"),
         "seed": Param(0, 0, 2**31 - 1, "random seed (training is deterministic on CPU for a seed)"),
     }
-    # Chosen for each test year Y by validation on its last train year (train < Y-1, validate on Y-1):
-    # benchmarks/tune_lightgcn.py. The defaults above are 2010's choice, for later years.
+    # Chosen for each test year Y by validation on its last train year (train < Y-1, validate on Y-1, best
+    # validation MRR): `python -m explorer sweep --model lightgcn --grid lr=0.01,0.03 epochs=25,50,100,200
+    # l2=0.0001,0.001,0.01 negatives=1,4` (first run as benchmarks/tune_lightgcn.py: same protocol and grid).
+    # The defaults above are 2010's choice, for later years.
     TUNED = {
         2008: {"lr": 0.01, "epochs": 25, "num_layers": 3, "l2": 0.01, "negatives": 4},
         2009: {"lr": 0.01, "epochs": 200, "num_layers": 3, "l2": 0.01, "negatives": 1},
@@ -142,14 +261,17 @@ class LightGCNRecommender(Recommender):
             friends = np.searchsorted(users, train.friends.T)
             friends = friends[:, friends[0] != friends[1]]
             pairs += [friends, friends[::-1]]
-        return np.unique(np.concatenate(pairs, axis=1), axis=1)
+        both = np.concatenate(pairs, axis=1)
+        num_nodes = len(users) + train.num_items  # one int64 key per edge: a 1-D unique, same order as axis=1
+        keys = np.unique(both[0] * num_nodes + both[1])
+        return np.stack([keys // num_nodes, keys % num_nodes])
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         import torch
         from torch_geometric.nn import LightGCN
         from torch_geometric.nn.conv.gcn_conv import gcn_norm
         from torch_geometric.nn.models.lightgcn import BPRLoss
-        from torch_geometric.utils import structured_negative_sampling, to_torch_csr_tensor
+        from torch_geometric.utils import to_torch_csr_tensor
 
         p = self.params
         device = resolve_device(self.device)
@@ -161,8 +283,14 @@ class LightGCNRecommender(Recommender):
         with warnings.catch_warnings():  # torch calls sparse CSR tensors "beta"; PyG's spmm uses them
             warnings.filterwarnings("ignore", message=".*[Ss]parse.*", category=UserWarning)
             adjacency = to_torch_csr_tensor(edge_index, edge_weight, size=(num_nodes, num_nodes)).to(device)
-        user_nodes = torch.from_numpy(np.searchsorted(users, train.users[train.user_idx]))
-        positives = torch.stack([user_nodes, torch.from_numpy(train.item_idx)]).repeat(1, p["negatives"])
+        del edge_index, edge_weight
+        user_nodes = np.searchsorted(users, train.users[train.user_idx])
+        pairs = TrainingPairs(
+            torch.from_numpy(user_nodes).to(device),
+            torch.from_numpy(train.item_idx).to(device),
+            num_users,
+            train.num_items,
+        )
         without_rows = torch.from_numpy(np.flatnonzero(~np.isin(users, train.users)))
 
         with torch.random.fork_rng(devices=[]):
@@ -172,11 +300,12 @@ class LightGCNRecommender(Recommender):
                 model.embedding.weight[without_rows.to(device)] = 0.0
             optimizer = torch.optim.Adam(model.parameters(), lr=p["lr"])
             bpr = BPRLoss(lambda_reg=p["l2"])  # what LightGCN.recommendation_loss uses
+            generator = torch.Generator(device=device).manual_seed(p["seed"])
+
             for epoch in range(1, p["epochs"] + 1):
-                user, item, negative = structured_negative_sampling(positives, num_nodes=train.num_items)
-                user, item, negative = user.to(device), item.to(device) + num_users, negative.to(device) + num_users
                 optimizer.zero_grad()
-                value = bpr_step(model, adjacency, bpr, user, item, negative)
+                loss = bpr_step(model, adjacency, bpr, pairs, pairs.sample(p["negatives"], generator))
+                value = loss.item()  # the epoch's one host synchronisation
                 if not math.isfinite(value):
                     raise ModelFitError(
                         f"{self.name}'s loss became {value} at epoch {epoch}; lower the learning rate "
@@ -211,6 +340,7 @@ class SocialLightGCNRecommender(LightGCNRecommender):
         "l2": Param(1e-3, 0.0, 1.0, "BPR L2 penalty on the batch's layer-0 embeddings"),
         "negatives": Param(1, 1, 50, "sampled negative artists per train interaction"),
     }
+    # `python -m explorer sweep --model lightgcn-social` with the grid above (see LightGCNRecommender.TUNED).
     TUNED = {
         2008: {"lr": 0.01, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 4},
         2009: {"lr": 0.03, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 1},
