@@ -17,6 +17,7 @@ from typing import Any
 from explorer import projection, runs
 from explorer.data import Dataset
 from explorer.errors import ExplorerError
+from explorer.models import model_class
 from explorer.protocol import Split
 from explorer.training import Run
 
@@ -94,7 +95,7 @@ class TrainingQueue:
             job.status, job.started = "running", time.time()
             try:
                 job.run = runs.run_for(dataset, split, job.model, job.params, progress=job.progress)
-                if job.run.state["item_factors"].shape[1]:  # a model with embeddings: draw its default map now
+                if model_class(job.model).has_embeddings:  # a model with embeddings: draw its default map now
                     job.status, job.step, job.total = "mapping", 0, 0
                     key = runs.run_key(job.model, job.run.params, job.year, dataset.fingerprint)
                     projection.projection_for(key, progress=job.progress)

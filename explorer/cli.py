@@ -18,7 +18,7 @@ import pandas as pd
 from explorer import reports, runs
 from explorer.data import load_dataset
 from explorer.errors import ExplorerError, ParameterError
-from explorer.models import model_names, registry
+from explorer.models import model_class, model_names, registry
 from explorer.protocol import DEFAULT_YEARS
 from explorer.training import Run, splits_of
 
@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{model} {r.year}: R@10 {r.metrics['recall']['10']:.4f}  MRR {r.metrics['mrr']:.4f}  "
                         f"({source})"
                     )
-                    if not args.no_maps and r.state["item_factors"].shape[1]:
+                    if not args.no_maps and model_class(r.model).has_embeddings:
                         _draw_map(r, args.quiet)
         else:
             model_runs = _obtain(args, [args.model])[args.model]

@@ -14,7 +14,16 @@ from explorer.models import Recommender, model_class, model_names
 from explorer.protocol import TrainSet
 
 # Small settings so the contract runs in seconds; defaults are exercised on the real data elsewhere.
-FAST_PARAMS: dict[str, dict] = {"cmf": {"k": 4}, "lightgcn": {"epochs": 60}, "lightgcn-social": {"epochs": 60}}
+FAST_PARAMS: dict[str, dict] = {
+    "cmf": {"k": 4},
+    "cmf-tags": {"k": 4, "friends": 1},
+    "als": {"factors": 4},
+    "bpr": {"factors": 4, "iterations": 200, "lr": 0.05},
+    "ease": {"reg": 1.0},
+    "ease-social": {"reg": 1.0},
+    "lightgcn": {"epochs": 60},
+    "lightgcn-social": {"epochs": 60},
+}
 
 
 def taste_train_set() -> TrainSet:
