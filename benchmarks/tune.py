@@ -53,17 +53,24 @@ GRIDS: dict[str, dict[str, list]] = {
     "bpr": {"factors": [32, 64, 128], "lr": [0.01, 0.05], "reg": [0.001, 0.01], "iterations": [100, 300]},
     "lightgcn": LIGHTGCN_GRID,
     "lightgcn-social": LIGHTGCN_GRID,
+    "lightgcn-tags": {"tags": [50, 200, 1000], "min_assignments": [1, 3]},
+    "lightgcn-ease": {"mix": [0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0]},
 }
 
 
-def sweep(dataset, validation_year: int, model: str, grid: dict[str, list]) -> pd.DataFrame:
-    """Every configuration of ``grid`` trained on years < ``validation_year`` and scored on it, best first."""
-    (split,) = splits_of(dataset, [validation_year])
+def sweep(dataset, test_year: int, model: str, grid: dict[str, list]) -> pd.DataFrame:
+    """Every configuration of ``grid`` trained on years < ``test_year`` - 1 and scored on that year, best first.
+
+    Hyperparameters outside the grid keep the values already chosen for ``test_year`` (the model's
+    ``TUNED``, else its defaults), e.g. an ensemble's members while only its mixing weight is tuned.
+    """
+    (split,) = splits_of(dataset, [test_year - 1])
+    fixed = model_class(model).defaults_for(test_year)
     rows = []
     for values in itertools.product(*grid.values()):
         params = dict(zip(grid, values, strict=True))
         started = time.perf_counter()
-        run = train_and_evaluate(dataset, split, model, params)
+        run = train_and_evaluate(dataset, split, model, {**fixed, **params})
         rows.append(
             {
                 **params,
@@ -100,7 +107,7 @@ def main() -> None:
     dataset = load_dataset()
     chosen = {}
     for year in args.test_years:
-        table = sweep(dataset, year - 1, args.model, grid)
+        table = sweep(dataset, year, args.model, grid)
         print(f"\n{args.model}, test year {year}: validate on {year - 1} (train < {year - 1}), best first")
         print(table.head(args.show).to_string(index=False, float_format=lambda x: f"{x:.4f}"), flush=True)
         best = table.iloc[0]

@@ -28,7 +28,7 @@ def registry() -> dict[str, type[Recommender]]:
             found[cls.name] = cls
     order = [
         *("popularity", "friends-pop", "itemknn", "ease", "ease-social", "cmf", "cmf-tags", "als", "bpr"),
-        *("lightgcn", "lightgcn-social"),
+        *("lightgcn", "lightgcn-social", "lightgcn-tags", "lightgcn-ease"),
     ]
     return dict(sorted(found.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0])))
 

@@ -76,6 +76,10 @@ class TagCMF(Recommender):
             alpha=p["alpha"],
             w_item=p["w_item"],
             w_user=1.0,
+            # absent friendships and tags are zeros, not missing values: with missing values (the default
+            # for sparse side information) centring turns a row of ones into zeros and cold users learn nothing
+            NA_as_zero_user=True,
+            NA_as_zero_item=True,
             niter=p["iterations"],
             random_state=p["seed"],
             verbose=False,
