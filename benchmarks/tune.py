@@ -40,7 +40,7 @@ LIGHTGCN_GRID = {
 GRIDS: dict[str, dict[str, list]] = {
     "popularity": {},
     "friends-pop": {},
-    "itemknn": {"neighbours": [10, 25, 50, 100, 200, 500], "shrink": [0.0, 5.0, 20.0, 100.0]},
+    "itemknn": {"neighbours": [10, 25, 50, 100, 200], "shrink": [0.0, 5.0, 20.0, 100.0, 300.0]},
     "ease": {"reg": [3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]},
     "ease-social": {
         "reg": [10.0, 30.0, 100.0, 300.0],

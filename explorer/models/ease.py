@@ -54,6 +54,8 @@ class EASE(ItemItemModel):
         "reg": Param(100.0, 1e-2, 1e5, "L2 penalty λ on the item–item weights", log=True),
         "neighbours": Param(200, 1, 5000, "largest weights kept per artist (the rest are dropped)"),
     }
+    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py ease
+    TUNED = {2008: {"reg": 100.0}, 2009: {"reg": 300.0}, 2010: {"reg": 300.0}}
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         matrix = interaction_matrix(train)
@@ -76,6 +78,12 @@ class SocialEASE(EASE):
         **EASE.PARAMS,
         "friend_weight": Param(0.5, 0.0, 100.0, "weight of the friends' mean history in a user's query"),
         "direct": Param(0.0, 0.0, 100.0, "diagonal added to the weights: the friends' own artists score"),
+    }
+    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py ease-social
+    TUNED = {
+        2008: {"reg": 100.0, "friend_weight": 0.3, "direct": 0.03},
+        2009: {"reg": 300.0, "friend_weight": 0.3, "direct": 0.03},
+        2010: {"reg": 300.0, "friend_weight": 0.1, "direct": 0.3},
     }
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:

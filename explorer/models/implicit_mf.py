@@ -83,6 +83,12 @@ class ALS(ImplicitModel):
         "iterations": Param(15, 1, 200, "alternating least squares iterations"),
         "seed": Param(0, 0, 2**31 - 1, "random seed"),
     }
+    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py als
+    TUNED = {
+        2008: {"factors": 16, "reg": 1.0, "alpha": 1.0},
+        2009: {"factors": 16, "reg": 1.0, "alpha": 1.0},
+        2010: {"factors": 32, "reg": 10.0, "alpha": 10.0},
+    }
 
     def _build(self, gpu: bool) -> Any:
         from implicit.als import AlternatingLeastSquares
@@ -109,6 +115,12 @@ class BPR(ImplicitModel):
         "reg": Param(0.01, 0.0, 10.0, "L2 regularisation"),
         "iterations": Param(100, 1, 2000, "SGD epochs over the train interactions"),
         "seed": Param(0, 0, 2**31 - 1, "random seed"),
+    }
+    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py bpr
+    TUNED = {
+        2008: {"factors": 128, "lr": 0.01, "reg": 0.001, "iterations": 300},
+        2009: {"factors": 128, "lr": 0.01, "reg": 0.01, "iterations": 300},
+        2010: {"factors": 64, "lr": 0.01, "reg": 0.01, "iterations": 300},
     }
 
     def _build(self, gpu: bool) -> Any:
