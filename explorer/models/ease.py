@@ -8,8 +8,9 @@ weights are kept (sparse), so a cached run holds ~2 MB instead of a dense 100 MB
 the validation metrics do not change.
 
 * ``ease``: a user's scores are ``x_u B`` over their train artists ``x_u``.
-* ``ease-social``: the query row adds the mean train history of the user's friends,
-  ``q_u = x_u + friend_weight · mean_f x_f`` scored by ``q_u (B + direct · I)``, so a user without train
+* ``ease-social``: the query row adds the mean train history of the user's friends (and, weighted by
+  ``second_hop``, of their friends of friends), ``q_u = x_u + friend_weight · (mean_f x_f + second_hop ·
+  mean_g x_g)``, scored by ``q_u (B + direct · I)``, so a user without train
   rows but with friends gets a personal list, the social counterpart of ``lightgcn-social``. ``direct``
   lets the friends' artists themselves score, which ``B``'s zero diagonal would ignore (for the user's own
   artists the diagonal changes nothing: they are removed from the ranking).
@@ -22,7 +23,7 @@ from scipy import sparse
 
 from explorer.errors import ModelFitError
 from explorer.models.base import Param, ProgressCallback
-from explorer.models.itemitem import ItemItemModel, friend_matrix, interaction_matrix, top_k_rows
+from explorer.models.itemitem import ItemItemModel, friend_matrix, interaction_matrix, second_hop, top_k_rows
 from explorer.models.lightgcn import FRIENDSHIP_NOTE
 from explorer.protocol import TrainSet
 
@@ -78,6 +79,7 @@ class SocialEASE(EASE):
         **EASE.PARAMS,
         "friend_weight": Param(0.5, 0.0, 100.0, "weight of the friends' mean history in a user's query"),
         "direct": Param(0.0, 0.0, 100.0, "diagonal added to the weights: the friends' own artists score"),
+        "second_hop": Param(0.0, 0.0, 10.0, "weight of the friends of friends' mean history, relative to friends'"),
     }
     # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py ease-social
     TUNED = {
@@ -95,6 +97,11 @@ class SocialEASE(EASE):
         own = sparse.csr_matrix(matrix[np.searchsorted(train.users, user_ids).clip(max=train.num_users - 1)])
         own = sparse.diags(np.isin(user_ids, train.users).astype(np.float64)) @ own  # zero for users without rows
         query = own + self.params["friend_weight"] * mean_history
+        if self.params["second_hop"] > 0:  # friends of friends: reaches cold users whose friends are cold too
+            far = second_hop(train, user_ids, friends)
+            far_counts = np.asarray(far.sum(axis=1)).ravel()
+            far_history = sparse.diags(1.0 / np.maximum(far_counts, 1.0)) @ far @ matrix
+            query = query + self.params["friend_weight"] * self.params["second_hop"] * far_history
         weights = weights + self.params["direct"] * sparse.identity(train.num_items, dtype=np.float32, format="csr")
         self._set_query(user_ids, query, weights)
         if progress is not None:

@@ -51,6 +51,27 @@ def friend_matrix(train: TrainSet) -> tuple[np.ndarray, sparse.csr_matrix]:
     return user_ids, matrix
 
 
+def second_hop(train: TrainSet, user_ids: np.ndarray, friends: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Binary ``[len(user_ids), num_users]``: the friends of friends with train rows (through any friend),
+    who are neither the user nor a friend.
+
+    Args:
+        user_ids, friends: :func:`friend_matrix`'s result.
+    """
+    pairs = train.friends[train.friends[:, 0] != train.friends[:, 1]] if len(train.friends) else train.friends
+    if not len(pairs) or not train.num_users:
+        return sparse.csr_matrix(friends.shape)
+    ends = np.searchsorted(user_ids, pairs)
+    graph = sparse.csr_matrix((np.ones(len(pairs)), (ends[:, 0], ends[:, 1])), shape=(len(user_ids),) * 2)
+    reach = (graph @ friends).tocsr()
+    reach.data[:] = 1.0
+    rows = np.searchsorted(user_ids, train.users)
+    itself = sparse.csr_matrix((np.ones(train.num_users), (rows, np.arange(train.num_users))), shape=friends.shape)
+    reach = reach - reach.multiply((friends + itself) > 0)
+    reach.eliminate_zeros()
+    return reach.tocsr()
+
+
 def top_k_rows(weights: np.ndarray, k: int) -> sparse.csr_matrix:
     """Each row's ``k`` largest entries of a dense matrix as CSR (exact zeros dropped; float32)."""
     num_rows, num_cols = weights.shape
