@@ -357,3 +357,15 @@ def test_a_cached_run_reloads_and_ranks_identically(name, demo_dataset, tmp_path
     again = evaluate(loaded.recommender().score, split)
     pd.testing.assert_frame_equal(again.ranks, run.ranks)
     assert again.metrics == run.metrics
+
+
+def test_second_hop_reaches_a_cold_user_whose_friends_are_cold():
+    """User 16's only friend is user 13, who has no train rows; 13's friend user 1 likes the 1xx artists."""
+    taste = taste_train_set()
+    friends = np.concatenate([taste.friends, [[16, 13], [13, 16]]])
+    train = TrainSet(taste.users, taste.items, taste.user_idx, taste.item_idx, taste.weights, friends)
+    assert not model_class("ease-social")(reg=1.0).fit(train).knows(np.array([16]))[0]
+    model = model_class("ease-social")(reg=1.0, second_hop=1.0).fit(train)
+    assert model.knows(np.array([16]))[0]
+    scores = model.score(np.array([16]))[0]
+    assert scores[:5].mean() > scores[5:].mean()
