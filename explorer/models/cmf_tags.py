@@ -59,6 +59,12 @@ class TagCMF(Recommender):
         "iterations": Param(10, 1, 100, "alternating least squares iterations"),
         "seed": Param(1, 0, 2**31 - 1, "random seed"),
     }
+    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py cmf-tags
+    TUNED = {
+        2008: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
+        2009: {"k": 64, "reg": 10.0, "w_item": 10.0, "friends": 1},
+        2010: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
+    }
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         from cmfrec import CMF_implicit  # imported here: reading a cached run does not need it
