@@ -32,6 +32,7 @@ NOTEBOOK = {
     "cmf": {2008: (0.025461, 0.022975, 0.21), 2009: (0.028803, 0.024215, 0.54), 2010: (0.036198, 0.027039, 0.98)},
 }
 
+
 def registered_models() -> list[str]:
     """Every registered model, in the registry's order (the per-model table covers them all)."""
     from explorer.models import model_names
