@@ -23,6 +23,12 @@ class ItemKNN(ItemItemModel):
         "neighbours": Param(100, 1, 5000, "similar artists kept per artist (k)"),
         "shrink": Param(10.0, 0.0, 1000.0, "added to the cosine's denominator: damps rare co-occurrences"),
     }
+    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py itemknn
+    TUNED = {
+        2008: {"neighbours": 50, "shrink": 5.0},
+        2009: {"neighbours": 200, "shrink": 20.0},
+        2010: {"neighbours": 200, "shrink": 300.0},
+    }
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         matrix = interaction_matrix(train)
