@@ -32,14 +32,15 @@ def ease_weights(matrix: sparse.csr_matrix, reg: float) -> np.ndarray:
     """EASE's dense ``[num_items, num_items]`` weights ``B`` (zero diagonal) of a binary user × item matrix."""
     num_users, num_items = matrix.shape
     if num_users < num_items:  # Woodbury: invert users × users instead of items × items
-        inner = (matrix @ matrix.T).toarray() + reg * np.eye(num_users)
-        solved = np.linalg.solve(inner, matrix.toarray())  # (XXᵀ + λI)⁻¹ X, [num_users, num_items]
-        precision = -(matrix.T @ solved)
-        precision[np.diag_indices(num_items)] += 1.0
-        precision /= reg
+        inverse = np.linalg.inv((matrix @ matrix.T).toarray() + reg * np.eye(num_users))  # (XXᵀ + λI)⁻¹
+        left = np.asarray(matrix.T @ inverse)  # Xᵀ(XXᵀ + λI)⁻¹, [num_items, num_users]
+        precision = np.asarray(matrix.T @ left.T)  # Xᵀ(XXᵀ + λI)⁻¹X (symmetric), sparse × dense: cheap
+        precision *= -1.0 / reg
+        precision[np.diag_indices(num_items)] += 1.0 / reg
     else:
         precision = np.linalg.inv((matrix.T @ matrix).toarray() + reg * np.eye(num_items))
-    weights = -precision / np.diag(precision)[None, :]
+    weights = precision
+    weights /= -np.diag(precision).copy()[None, :]  # in place: one dense item × item array at a time
     np.fill_diagonal(weights, 0.0)
     if not np.isfinite(weights).all():
         raise ModelFitError(f"EASE's weights became non-finite with reg {reg}; raise reg and train again.")
