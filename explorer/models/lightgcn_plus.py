@@ -94,7 +94,11 @@ class SocialEnsemble(Recommender):
         **{f"ease_{k}": spec for k, spec in SocialEASE.PARAMS.items()},
     }
     STATE = ()
-    TUNED: ClassVar[dict[int, dict[str, int | float]]] = _members_tuned()
+    # The members' own tuned values per year, and mix chosen on validation year Y-1 (train < Y-1) with them:
+    # benchmarks/tune.py lightgcn-ease. mix 1 (2009, 2010) ranks exactly as lightgcn-social does.
+    TUNED: ClassVar[dict[int, dict[str, int | float]]] = {
+        year: {**members, "mix": {2008: 0.65, 2009: 1.0, 2010: 1.0}[year]} for year, members in _members_tuned().items()
+    }
 
     def _member_params(self, prefix: str) -> dict[str, Any]:
         return {k.removeprefix(f"{prefix}_"): v for k, v in self.params.items() if k.startswith(f"{prefix}_")}
