@@ -20,6 +20,7 @@ from typing import Any
 from explorer import projection, runs, sweep
 from explorer.data import Dataset
 from explorer.errors import ExplorerError
+from explorer.models import model_class
 from explorer.protocol import Split
 from explorer.training import Run
 
@@ -142,7 +143,7 @@ class TrainingQueue:
                 continue
             try:
                 job.run = runs.run_for(dataset, split, job.model, job.params, progress=job.progress)
-                if job.run.state["item_factors"].shape[1]:  # a model with embeddings: draw its default map now
+                if model_class(job.model).has_embeddings:  # a model with embeddings: draw its default map now
                     job.status, job.step, job.total = "mapping", 0, 0
                     key = runs.run_key(job.model, job.run.params, job.year, dataset.fingerprint)
                     projection.projection_for(key, progress=job.progress)

@@ -19,7 +19,7 @@ from explorer import comparison, reports, runs, stats
 from explorer.cohorts import COHORT_METRICS, assign, cohort_metrics
 from explorer.data import Dataset, load_dataset
 from explorer.errors import ExplorerError, ParameterError
-from explorer.models import model_names, registry
+from explorer.models import model_class, model_names, registry
 from explorer.protocol import DEFAULT_YEARS, Split
 from explorer.training import Run, splits_of
 
@@ -384,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{model} {r.year}{seed}: R@10 {r.metrics['recall']['10']:.4f}  MRR {r.metrics['mrr']:.4f}  "
                         f"({source})"
                     )
-                    if not args.no_maps and r.state["item_factors"].shape[1]:
+                    if not args.no_maps and model_class(r.model).has_embeddings:
                         _draw_map(r, args.quiet)
         elif args.command == "compare":
             _compare(args, started)

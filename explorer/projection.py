@@ -46,7 +46,7 @@ from filelock import FileLock
 
 from explorer import runs
 from explorer.errors import CacheError, ParameterError
-from explorer.models import ProgressCallback
+from explorer.models import ProgressCallback, model_class
 
 logger = logging.getLogger(__name__)
 
@@ -389,8 +389,12 @@ def _compute(
 ) -> Points:
     run = runs.load(key, root)
     state = run.state
-    if state["item_factors"].ndim != 2 or state["item_factors"].shape[1] == 0:
-        raise ParameterError(f"The {run.model} run {key} has no embeddings to map; pick a LightGCN or CMF run.")
+    cls = model_class(run.model)
+    if not cls.has_embeddings or state["item_factors"].ndim != 2 or state["item_factors"].shape[1] == 0:
+        raise ParameterError(
+            f"The {run.model} run {key} has no embeddings to map ({cls.no_embeddings_reason}); "
+            "pick a factor model's run."
+        )
     parts = []
     if kind in ("users", "both"):
         parts.append((True, state["user_ids"], state["user_factors"]))

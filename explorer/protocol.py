@@ -8,7 +8,7 @@ dated before Y and test = rows dated in Y.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,8 @@ class TrainSet:
         item_idx: Per train interaction, its artist's row in ``items``. Shape ``[num_interactions]``.
         weights: Per train interaction, the listening count.
         friends: ``[num_pairs, 2]`` user-id pairs of the friendship snapshot (both directions).
+        item_tags: ``[num_assignments, 2]`` (artist row in ``items``, tag id) of every tag assignment on a
+            train artist dated before the test year (any user; never the test year itself).
     """
 
     users: np.ndarray
@@ -59,6 +61,7 @@ class TrainSet:
     item_idx: np.ndarray
     weights: np.ndarray
     friends: np.ndarray
+    item_tags: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
 
     @property
     def num_users(self) -> int:
@@ -89,8 +92,14 @@ class Split:
     test: pd.DataFrame
     items: np.ndarray
 
-    def train_set(self, friends: pd.DataFrame | None = None) -> TrainSet:
-        """The split's train rows as a :class:`TrainSet` (with the friendship pairs, if given)."""
+    def train_set(self, friends: pd.DataFrame | None = None, tagged: pd.DataFrame | None = None) -> TrainSet:
+        """The split's train rows as a :class:`TrainSet` (with the friendship pairs and tag assignments, if given).
+
+        Args:
+            friends: ``userID, friendID`` pairs.
+            tagged: ``userID, artistID, tagID, timestamp`` tag assignments; only those dated before the
+                test year (and after 2000, like the interactions) on train artists are kept.
+        """
         users, user_idx = np.unique(self.train["userID"].to_numpy(), return_inverse=True)
         pairs = (
             np.empty((0, 2), dtype=np.int64)
@@ -104,7 +113,18 @@ class Split:
             item_idx=np.searchsorted(self.items, self.train["artistID"].to_numpy()).astype(np.int64),
             weights=self.train["weight"].to_numpy(dtype=np.float64),
             friends=pairs,
+            item_tags=self.item_tags(tagged),
         )
+
+    def item_tags(self, tagged: pd.DataFrame | None) -> np.ndarray:
+        """``[n, 2]`` (artist row in ``items``, tag id) of the assignments dated in (2000, year) on train artists."""
+        if tagged is None or not len(tagged) or not len(self.items):
+            return np.empty((0, 2), dtype=np.int64)
+        year = pd.to_datetime(tagged["timestamp"].to_numpy(), unit="ms").year.to_numpy()
+        artists = tagged["artistID"].to_numpy()
+        rows = np.minimum(np.searchsorted(self.items, artists), len(self.items) - 1)
+        keep = (year > MIN_YEAR_EXCLUSIVE) & (year < self.year) & (self.items[rows] == artists)
+        return np.stack([rows[keep], tagged["tagID"].to_numpy()[keep]], axis=1).astype(np.int64)
 
     def cold_users(self) -> np.ndarray:
         """Sorted ids of test users with no train rows."""

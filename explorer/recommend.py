@@ -15,6 +15,7 @@ import pandas as pd
 from explorer.data import Dataset
 from explorer.errors import UnknownUserError
 from explorer.evaluation import seen_pairs, top_k
+from explorer.models import model_class
 from explorer.protocol import Split
 from explorer.training import Run
 
@@ -134,10 +135,10 @@ def because(run: Run, split: Split, user: int, artist_ids: Sequence[int], per_ar
 
     Empty when the run has no artist embeddings or the user has no train artists.
     """
-    factors = run.state["item_factors"]
     mine = split.train.loc[split.train["userID"] == user, "artistID"].to_numpy()
-    if factors.shape[1] == 0 or len(mine) == 0:
+    if not model_class(run.model).has_embeddings or len(mine) == 0:
         return {}
+    factors = run.state["item_factors"]
     normed = factors / np.maximum(np.linalg.norm(factors, axis=1, keepdims=True), 1e-12)
     history = normed[np.searchsorted(split.items, mine)]
     wanted = np.asarray(artist_ids, dtype=np.int64)

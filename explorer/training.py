@@ -95,7 +95,7 @@ def train_and_evaluate(
     cls = model_class(model)
     recommender = cls(device=device, **cls.params_for(split.year, params))
     started = time.perf_counter()
-    recommender.fit(split.train_set(dataset.friends), progress=progress)
+    recommender.fit(split.train_set(dataset.friends, dataset.tagged), progress=progress)
     fitted = time.perf_counter()
     result = evaluate(recommender.score, split)
     metrics = {**result.metrics, "beyond": beyond_of(result.top_items, split, dataset)}

@@ -5,6 +5,7 @@ import streamlit as st
 from app import charts
 from app.state import no_runs_note, page_start, pick_settings, runs_of, runs_or_stop, splits
 from explorer import recommend
+from explorer.models import model_class
 
 dataset = page_start("Compare users")
 table = runs_or_stop(dataset)
@@ -107,7 +108,7 @@ for column, run in zip(columns, chosen, strict=True):
             line += f"  \n   <small>because you listen to {', '.join(names[a] for a in reasons[row.artistID])}</small>"
         lines.append(line)
     with column:
-        personal = run.state["item_factors"].shape[1] > 0  # popularity ranks everybody alike by design
+        personal = model_class(run.model).personal  # popularity ranks everybody alike by design
         unknown = personal and not run.recommender().knows([user])[0]
         fallback = " · popularity fallback (user unknown to it)" if unknown else ""
         st.markdown(f"**{run.model}**  \n{recommended['hit'].sum()} hit(s){fallback}")

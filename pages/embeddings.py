@@ -7,12 +7,23 @@ from app import charts
 from app.state import load_run_or_stop, no_runs_note, page_start, runs_or_stop, splits
 from explorer import maps, projection, recommend
 from explorer.errors import ExplorerError
+from explorer.models import registry
 
 dataset = page_start("Embedding maps")
-table = runs_or_stop(dataset, "with embeddings (CMF or LightGCN)", with_embeddings=True)
+table = runs_or_stop(dataset, "with embeddings (CMF, ALS, BPR or LightGCN)")
 table = table[table["year"].isin(list(splits(dataset)))]
+classes = registry()
+mapped = table["model"].map(lambda name: name in classes and classes[name].has_embeddings).astype(bool)
+without = [name for name in classes if name in set(table["model"]) and not classes[name].has_embeddings]
+if without:
+    st.caption(
+        "No map for "
+        + "; ".join(f"{name}: {classes[name].no_embeddings_reason}" for name in without)
+        + ". A map places learned vectors; these models have none whose geometry is the model."
+    )
+table = table[mapped.to_numpy()]
 if table.empty:
-    no_runs_note("with embeddings for the test years 2008–2010")
+    no_runs_note("with embeddings (CMF, ALS, BPR or LightGCN) for the test years 2008–2010")
 st.markdown(
     "UMAP places each learned embedding (64 numbers per artist or user) on a plane so that neighbours in "
     "embedding space stay neighbours on the map. Distances between far-apart groups mean little; who sits next "

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import runs
+from explorer.models import model_names
 from explorer.training import splits_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def test_pages_without_runs_point_to_train(monkeypatch, demo_dir, tmp_path):
 
 def test_train_page_shows_the_form_and_the_cached_runs(demo_app):
     at = open_page("pages/train.py")
-    assert at.multiselect(key="train_models").value == ["popularity", "cmf", "lightgcn", "lightgcn-social"]
+    assert at.multiselect(key="train_models").value == model_names()  # every registered model
     assert at.number_input(key="param_lightgcn_epochs").value > 0
     assert len(frame_with(at, "model", "setting", "year", "recall@10")) == 8
 

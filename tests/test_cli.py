@@ -164,7 +164,9 @@ def test_make_demo_data_then_train_list_and_clear(tmp_path):
 
 
 def test_evaluate_json_is_exactly_one_object(tmp_path, demo_dir):
-    done = explorer("evaluate", "--model", "cmf", "--k", "8", "--json", "--data-dir", str(demo_dir), cache=tmp_path)
+    done = explorer(
+        "evaluate", "--model", "cmf", "--k", "8", "--reg", "1", "--json", "--data-dir", str(demo_dir), cache=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # fails if anything else is on stdout
     assert result["model"] == "cmf" and result["params"]["k"] == 8

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from explorer.errors import ParameterError
@@ -14,7 +15,18 @@ from explorer.models import Recommender, model_class, model_names
 from explorer.protocol import TrainSet
 
 # Small settings so the contract runs in seconds; defaults are exercised on the real data elsewhere.
-FAST_PARAMS: dict[str, dict] = {"cmf": {"k": 4}, "lightgcn": {"epochs": 60}, "lightgcn-social": {"epochs": 60}}
+FAST_PARAMS: dict[str, dict] = {
+    "cmf": {"k": 4},
+    "cmf-tags": {"k": 4, "friends": 1},
+    "als": {"factors": 4},
+    "bpr": {"factors": 4, "iterations": 200, "lr": 0.05},
+    "ease": {"reg": 1.0},
+    "ease-social": {"reg": 1.0},
+    "lightgcn": {"epochs": 60},
+    "lightgcn-social": {"epochs": 60},
+    "lightgcn-tags": {"epochs": 60},
+    "lightgcn-ease": {"gcn_epochs": 60, "ease_reg": 1.0},
+}
 
 
 def taste_train_set() -> TrainSet:
@@ -27,7 +39,9 @@ def taste_train_set() -> TrainSet:
     item_idx = np.array([a for _, a in pairs])
     # users 13, 14 and 15 have no train rows; 13 is a friend of user 1, 14 and 15 only of each other
     friends = np.array([[1, 2], [2, 1], [13, 1], [1, 13], [5, 6], [6, 5], [14, 15], [15, 14]])
-    return TrainSet(users, items, user_idx, item_idx, np.ones(len(pairs)), friends)
+    # tag 7 on the 1xx artists, tag 8 on the 2xx artists (item rows, tag id), twice each
+    item_tags = np.array([(row, 7 if row < 5 else 8) for row in range(10)] * 2)
+    return TrainSet(users, items, user_idx, item_idx, np.ones(len(pairs)), friends, item_tags)
 
 
 @pytest.fixture(scope="module", params=model_names())
@@ -60,6 +74,16 @@ def test_state_round_trip_gives_identical_scores(fitted):
     again = type(fitted).from_state(fitted.state(), fitted.params)
     users = np.array([1, 7, 13, 999])
     assert np.array_equal(again.score(users), fitted.score(users))
+    assert all(isinstance(array, np.ndarray) and array.dtype != object for array in fitted.state().values())
+
+
+def test_models_that_claim_embeddings_have_them(fitted):
+    state = fitted.state()
+    if fitted.has_embeddings:
+        assert state["item_factors"].shape[0] == 10 and state["item_factors"].shape[1] > 0
+        assert state["user_factors"].shape == (len(state["user_ids"]), state["item_factors"].shape[1])
+    else:
+        assert fitted.no_embeddings_reason
 
 
 def test_hyperparameters_are_validated():
@@ -262,3 +286,131 @@ def test_lightgcn_samples_on_the_device_without_pygs_host_sampler(monkeypatch):
     monkeypatch.setattr(torch_geometric.utils, "structured_negative_sampling", fail)
     model = model_class("lightgcn")(epochs=3).fit(taste_train_set())
     assert len(model.losses_) == 3
+
+
+def test_friends_pop_counts_friends_then_popularity():
+    model = model_class("friends-pop")().fit(taste_train_set())
+    scores = model.score(np.array([13]))[0]  # only friend: user 1 (has 101–104, not 100)
+    order = np.argsort(-scores, kind="stable")
+    assert sorted(order[:4].tolist()) == [1, 2, 3, 4]
+    assert order[4:].tolist() == [5, 6, 7, 8, 9, 0]  # then by popularity (2xx: 7 each, 100: 3), ties by column
+    assert not model.knows(np.array([14, 3]))[0:2].any()  # 14's only friend has no rows; 3 has no friends
+
+
+def test_itemknn_similarities_are_shrunk_cosines():
+    """Two users: {a, b} and {a}; cos(a, b) = 1 / sqrt(2 · 1); shrunk by 1: 1 / (sqrt(2) + 1)."""
+    train = TrainSet(
+        np.array([1, 2]),
+        np.array([10, 11]),
+        np.array([0, 0, 1]),
+        np.array([0, 1, 0]),
+        np.ones(3),
+        np.empty((0, 2), dtype=np.int64),
+    )
+    model = model_class("itemknn")(neighbours=5, shrink=1.0).fit(train)
+    scores = model.score(np.array([2]))[0]
+    assert scores[1] == pytest.approx(1 / (np.sqrt(2) + 1), rel=1e-5)
+
+
+def test_ease_woodbury_equals_the_direct_inverse():
+    from scipy import sparse
+
+    from explorer.models.ease import ease_weights
+
+    rng = np.random.default_rng(0)
+    wide = sparse.csr_matrix((rng.random((6, 15)) < 0.3).astype(float))  # fewer users than items
+    direct = np.linalg.inv(wide.T @ wide + 2.0 * np.eye(15))
+    expected = -direct / np.diag(direct)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    assert np.allclose(ease_weights(wide, 2.0), expected, atol=1e-10)
+    tall = sparse.csr_matrix((rng.random((20, 5)) < 0.4).astype(float))
+    direct = np.linalg.inv((tall.T @ tall).toarray() + 2.0 * np.eye(5))
+    expected = -direct / np.diag(direct)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    assert np.allclose(ease_weights(tall, 2.0), expected, atol=1e-10)
+
+
+def test_ease_keeps_only_the_largest_weights_per_artist():
+    model = model_class("ease")(reg=1.0, neighbours=3).fit(taste_train_set())
+    assert (np.diff(model.weight_indptr_) <= 3).all()
+    full = model_class("ease")(reg=1.0, neighbours=10).fit(taste_train_set())
+    assert len(model.weight_data_) < len(full.weight_data_)
+
+
+def test_social_models_give_a_cold_user_their_friends_taste():
+    """User 13 has no train rows; their only friend, user 1, likes the 1xx artists."""
+    for name, params in (("ease-social", {"reg": 1.0}), ("cmf-tags", {"k": 4, "friends": 1})):
+        model = model_class(name)(**params).fit(taste_train_set())
+        assert model.knows(np.array([13]))[0], name
+        scores = model.score(np.array([13]))[0]
+        assert scores[:5].mean() > scores[5:].mean(), name
+    assert not model_class("ease")(reg=1.0).fit(taste_train_set()).knows(np.array([13]))[0]
+    assert not model_class("cmf-tags")(k=4, friends=0).fit(taste_train_set()).knows(np.array([13]))[0]
+
+
+def test_bpr_factors_carry_implicits_bias_column():
+    model = model_class("bpr")(factors=4, iterations=5).fit(taste_train_set())
+    assert model.user_factors_.shape[1] == model.item_factors_.shape[1] == 5
+    assert np.allclose(model.user_factors_[:, -1], 1.0)
+
+
+def test_implicit_fits_without_its_blas_threads_warning(recwarn):
+    for name in ("als", "bpr"):
+        model_class(name)(factors=4, iterations=3).fit(taste_train_set(), progress=lambda *_, **__: None)
+    assert not [w for w in recwarn if "threads" in str(w.message)]
+
+
+def test_implicit_progress_reports_every_iteration():
+    calls = []
+    model_class("als")(factors=4, iterations=4).fit(taste_train_set(), progress=lambda e, t, **m: calls.append((e, t)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_tag_nodes_are_not_users():
+    model = model_class("lightgcn-tags")(epochs=10).fit(taste_train_set())
+    assert (model.user_ids_ > 0).all() and model.knows(np.array([13]))[0]
+
+
+def test_ensemble_mixes_its_members_and_mix_1_is_lightgcn_social():
+    params = {"gcn_epochs": 20, "ease_reg": 1.0}
+    only_gcn = model_class("lightgcn-ease")(mix=1.0, **params).fit(taste_train_set())
+    gcn = model_class("lightgcn-social")(epochs=20).fit(taste_train_set())
+    users = np.array([1, 7, 13])
+    order = np.argsort(-only_gcn.score(users), axis=1, kind="stable")
+    assert np.array_equal(order, np.argsort(-gcn.score(users), axis=1, kind="stable"))
+
+
+# a round trip needs a fitted model, not a good one: the fewest epochs (LightGCN's take ~1 s each on the demo data)
+TINY_PARAMS: dict[str, dict] = {
+    "lightgcn": {"epochs": 2, "embedding_dim": 8},
+    "lightgcn-social": {"epochs": 2, "embedding_dim": 8},
+    "lightgcn-tags": {"epochs": 2, "embedding_dim": 8},
+    "lightgcn-ease": {"gcn_epochs": 2, "gcn_embedding_dim": 8},
+}
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_a_cached_run_reloads_and_ranks_identically(name, demo_dataset, tmp_path):
+    """runs.save / runs.load round trip: the re-created model ranks every test row as the trained one did."""
+    from explorer import runs
+    from explorer.evaluation import evaluate
+    from explorer.training import splits_of, train_and_evaluate
+
+    (split,) = splits_of(demo_dataset, [2009])
+    run = train_and_evaluate(demo_dataset, split, name, {**FAST_PARAMS.get(name, {}), **TINY_PARAMS.get(name, {})})
+    loaded = runs.load(runs.save(run, tmp_path).name, tmp_path)
+    again = evaluate(loaded.recommender().score, split)
+    pd.testing.assert_frame_equal(again.ranks, run.ranks)
+    assert again.metrics == run.metrics
+
+
+def test_second_hop_reaches_a_cold_user_whose_friends_are_cold():
+    """User 16's only friend is user 13, who has no train rows; 13's friend user 1 likes the 1xx artists."""
+    taste = taste_train_set()
+    friends = np.concatenate([taste.friends, [[16, 13], [13, 16]]])
+    train = TrainSet(taste.users, taste.items, taste.user_idx, taste.item_idx, taste.weights, friends)
+    assert not model_class("ease-social")(reg=1.0).fit(train).knows(np.array([16]))[0]
+    model = model_class("ease-social")(reg=1.0, second_hop=1.0).fit(train)
+    assert model.knows(np.array([16]))[0]
+    scores = model.score(np.array([16]))[0]
+    assert scores[:5].mean() > scores[5:].mean()

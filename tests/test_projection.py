@@ -38,6 +38,7 @@ def cache(tmp_path_factory, demo_dataset) -> tuple:
     (split,) = splits_of(demo_dataset, [2009])
     cmf = runs.save(train_and_evaluate(demo_dataset, split, "cmf", {"k": 8}), root)
     popularity = runs.save(train_and_evaluate(demo_dataset, split, "popularity"), root)
+    runs.save(train_and_evaluate(demo_dataset, split, "ease"), root)
     return root, cmf.name, popularity.name
 
 
@@ -251,3 +252,10 @@ def test_bad_requests_are_refused(cache):
     with pytest.raises(CacheError, match="no cached run"):
         projection.projection_for("../elsewhere", root=root)
     assert not [p for p in (root / popularity).iterdir() if p.name.startswith("projection-")]
+
+
+def test_a_model_without_vectors_has_no_map_and_says_why(cache):
+    root = cache[0]
+    (ease,) = [row.key for row in runs.table(root).itertuples() if row.model == "ease"]
+    with pytest.raises(ParameterError, match="no embeddings to map .*artist-to-artist weights"):
+        projection.projection_for(ease, root=root)

@@ -112,7 +112,7 @@ TRAIN_ONCE = textwrap.dedent(
         with open(log, "a") as handle:
             handle.write("trained\\n")
         time.sleep(2)  # long enough for the other process to arrive while this one trains
-        return train_and_evaluate(dataset, split, "cmf", {"k": 8})
+        return train_and_evaluate(dataset, split, "cmf", {"k": 8, "reg": 1.0, "alpha": 1.0})
     run = runs.obtain("cmf", {"k": 8, "reg": 1.0, "alpha": 1.0, "iterations": 10, "seed": 1}, 2009,
                       dataset.fingerprint, train, root=Path(sys.argv[2]))
     print(json.dumps({"cached": run.from_cache, "recall": run.metrics["recall"]}))

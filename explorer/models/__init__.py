@@ -1,8 +1,8 @@
 """The model registry: every module in this package that defines ``MODELS`` contributes its classes.
 
 Add a model by adding one module with a :class:`~explorer.models.base.Recommender` subclass and a
-``MODELS = (TheClass,)`` line. Heavy libraries (torch, cmfrec) are imported inside ``fit``, so the
-registry itself loads fast.
+``MODELS = (TheClass,)`` line. Heavy libraries (torch, cmfrec, implicit) are imported inside ``fit``, so
+the registry itself loads fast.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def registry() -> dict[str, type[Recommender]]:
             continue
         for cls in getattr(importlib.import_module(f"{__name__}.{module.name}"), "MODELS", ()):
             found[cls.name] = cls
-    order = ["popularity", "cmf", "lightgcn", "lightgcn-social"]
+    order = [
+        *("popularity", "friends-pop", "itemknn", "ease", "ease-social", "cmf", "cmf-tags", "als", "bpr"),
+        *("lightgcn", "lightgcn-social", "lightgcn-tags", "lightgcn-ease"),
+    ]
     return dict(sorted(found.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0])))
 
 

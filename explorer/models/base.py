@@ -1,10 +1,16 @@
 """The one protocol every model follows, so the CLI, the evaluator, the cache and the app treat them alike.
 
-Every model here is a factor model: after ``fit`` it holds user vectors for the users it knows and
-item vectors for the train artists, and scores are their dot products. Users it has never seen get
-the popularity ranking (train interaction counts), the notebook's rule, applied in :meth:`score`
-and nowhere else. The learned state is plain arrays, so a cached run is re-created without the
-library that trained it (:meth:`Recommender.from_state`).
+After ``fit`` a model knows some users (``user_ids_``) and scores every train artist for them through
+one hook, :meth:`Recommender._score_known`. Users it does not know get the popularity ranking (train
+interaction counts), the notebook's rule, applied in :meth:`Recommender.score` and nowhere else.
+
+* Factor models (CMF, ALS, BPR, LightGCN), the default: user vectors @ artist vectors, set by
+  :meth:`Recommender._set_factors`.
+* Other models (item–item, social, ensembles) override ``_score_known``, name their learned arrays in
+  ``STATE`` and say ``has_embeddings = False``.
+
+The learned state is plain arrays, so a cached run is re-created without the library that trained it
+(:meth:`Recommender.from_state`).
 """
 
 from __future__ import annotations
@@ -55,16 +61,27 @@ class Param:
 class Recommender(ABC):
     """Base of all models: hyperparameters in ``__init__``, all work in ``fit``, state in ``*_``.
 
-    Subclasses declare ``name``, ``PARAMS`` and implement :meth:`_fit`, which sets
-    ``user_ids_`` (sorted ids of the users it can score), ``user_factors_`` and ``item_factors_``.
+    Subclasses declare ``name`` and ``PARAMS`` and implement :meth:`_fit`, which sets ``user_ids_`` (the
+    sorted ids of the users it ranks personally) and the arrays named in ``STATE`` (attributes
+    ``<name>_``). By default a model is a factor model (``STATE`` = user and item factors, scores their
+    dot products); a model that scores otherwise overrides ``STATE``, :meth:`_score_known` and
+    ``has_embeddings``.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, Param]] = {}
-    # Hyperparameters chosen for a test year by validation on its last train year (see benchmarks/).
+    # Hyperparameters chosen for a test year by validation on its last train year (see benchmarks/tune.py).
     TUNED: ClassVar[dict[int, dict[str, int | float]]] = {}
     notes: ClassVar[tuple[str, ...]] = ()  # facts a reader of its results must know
+    # learned arrays of this model, besides user_ids/item_ids/popularity/losses
+    STATE: ClassVar[tuple[str, ...]] = ("user_factors", "item_factors")
+    # True when the model ranks (some) users personally; False for models that rank everybody alike.
+    personal: ClassVar[bool] = True
+    # True when ``state()`` holds ``user_factors``/``item_factors`` whose geometry is the model (a map of
+    # them means something); item–item and social models score without such vectors.
+    has_embeddings: ClassVar[bool] = True
+    no_embeddings_reason: ClassVar[str] = "it learns no user or artist vectors"
 
     def __init__(self, device: str | None = None, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.PARAMS))
@@ -100,20 +117,28 @@ class Recommender(ABC):
 
     @abstractmethod
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
-        """Set ``user_ids_``, ``user_factors_`` ``[num_known, dim]`` and ``item_factors_`` ``[num_items, dim]``."""
+        """Set ``user_ids_`` and the arrays named in ``STATE``."""
+
+    def _score_known(self, rows: np.ndarray) -> np.ndarray:
+        """Scores ``[len(rows), num_items]`` of the known users at positions ``rows`` of ``user_ids_``.
+
+        The default is a factor model's: ``user_factors_[rows] @ item_factors_.T``.
+        """
+        return self.user_factors_[rows] @ self.item_factors_.T
 
     def score(self, users: np.ndarray) -> np.ndarray:
         """Scores ``[len(users), num_items]`` over the train artists (``item_ids_`` order).
 
-        Users the model has never seen get the popularity scores.
+        Users the model does not know get the popularity scores (the one place this rule lives). Float64,
+        so that tie-breaks finer than float32 survive (see ``itemitem.py``).
         """
         users = np.asarray(users, dtype=np.int64)
-        scores = np.tile(self.popularity_, (len(users), 1))
+        scores = np.tile(self.popularity_.astype(np.float64), (len(users), 1))
         rows = np.searchsorted(self.user_ids_, users)
         known = rows < len(self.user_ids_)
         known[known] = self.user_ids_[rows[known]] == users[known]
         if known.any():
-            scores[known] = self.user_factors_[rows[known]] @ self.item_factors_.T
+            scores[known] = self._score_known(rows[known])
         return scores
 
     def knows(self, users: np.ndarray) -> np.ndarray:
@@ -124,11 +149,10 @@ class Recommender(ABC):
         """The learned arrays (what the run cache stores as ``embeddings.npz``)."""
         return {
             "user_ids": self.user_ids_,
-            "user_factors": self.user_factors_,
             "item_ids": self.item_ids_,
-            "item_factors": self.item_factors_,
             "popularity": self.popularity_,
             "losses": np.asarray(self.losses_, dtype=np.float64),
+            **{key: getattr(self, f"{key}_") for key in self.STATE},
         }
 
     @classmethod
@@ -136,11 +160,11 @@ class Recommender(ABC):
         """A fitted model re-created from :meth:`state` (no training, no framework import)."""
         model = cls(**params)
         model.user_ids_ = state["user_ids"]
-        model.user_factors_ = state["user_factors"]
         model.item_ids_ = state["item_ids"]
-        model.item_factors_ = state["item_factors"]
         model.popularity_ = state["popularity"]
         model.losses_ = state["losses"].tolist()
+        for key in cls.STATE:
+            setattr(model, f"{key}_", state[key])
         return model
 
     def _set_factors(self, user_ids: np.ndarray, user_factors: np.ndarray, item_factors: np.ndarray) -> None:

@@ -13,11 +13,18 @@ class Popularity(Recommender):
 
     name = "popularity"
     description = "Train interaction counts: the baseline every model must beat."
+    STATE = ()
+    personal = False
+    has_embeddings = False
+    no_embeddings_reason = "it ranks every user alike by train interaction counts and learns no vectors"
 
-    def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
-        self._set_factors(np.empty(0, dtype=np.int64), np.empty((0, 0)), np.empty((train.num_items, 0)))
+    def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:  # noqa: ARG002 - fit() reads it
+        self.user_ids_ = np.empty(0, dtype=np.int64)  # knows nobody: every user gets popularity in score()
         if progress is not None:
             progress(1, 1)
+
+    def _score_known(self, rows: np.ndarray) -> np.ndarray:  # never called: no user is known
+        return np.tile(self.popularity_, (len(rows), 1))
 
 
 MODELS = (Popularity,)
