@@ -91,8 +91,27 @@ def dataset_or_stop() -> Dataset:
     st.stop()
 
 
+def _through_the_router() -> None:
+    """Rerun through streamlit_app.py when Streamlit ran a page file directly.
+
+    Because a ``pages/`` folder sits beside the router, a fresh server runs a deep link's page file by
+    itself (Streamlit's pre-``st.navigation`` mode: raw page names, no router, no wide layout) until
+    some session has called ``st.navigation``. This page then switches that mode off and reruns, so the
+    router draws the page. (Streamlit 1.67 keeps the mode in ``PagesManager.uses_pages_directory``.)
+    Only a session's first run reroutes: AppTest turns the mode back on before each of its runs, and a
+    rerun there would drop the button click that caused it.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get("_routed"):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    st.session_state["_routed"] = True
+
+
 def page_start(title: str) -> Dataset:
     """Every page's opening: its title, then the data set (or the error and a stop) and its banner."""
+    _through_the_router()
     st.title(title)
     dataset = dataset_or_stop()
     data_banner(dataset)
