@@ -287,3 +287,32 @@ def test_embedding_map_labels_show_html_verbatim():
     legend = [trace.name for trace in figure.data]
     assert "&lt;b&gt;x&lt;/b&gt;" in texts and "<b>x</b>" not in texts  # plotly shows entities as the characters
     assert "&lt;i&gt;seen live&lt;/i&gt;" in legend
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("http://www.last.fm/music/*NSYNC", True),
+        ("https://www.last.fm/music/Ke$ha", True),
+        ("javascript:alert(1)", False),
+        ("JavaScript:alert(1)", False),
+        ("ftp://example.org/x", False),
+        ("", False),
+        ("http:///no-host", False),
+        ("www.last.fm/music/x", False),
+        (None, False),
+    ],
+)
+def test_only_http_urls_become_links(url, linked):
+    from app.text import web_url
+
+    assert (web_url(url) is not None) == linked
+
+
+def test_literal_escapes_every_markdown_character_and_keeps_the_rest():
+    from app.text import literal
+
+    assert literal("Ke$ha") == r"Ke\$ha"
+    assert literal("<b>x</b>") == r"\<b\>x\<\/b\>"
+    assert literal(":red[x] *a* _b_ ~c~ `d` [e](f)") == r"\:red\[x\] \*a\* \_b\_ \~c\~ \`d\` \[e\]\(f\)"
+    assert literal("Sigur Rós\nline") == "Sigur Rós line"

@@ -228,7 +228,9 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
         settle(page)
         no_exception(page)
         charts(page, 1)
-        assert "because you listen to" in page.inner_text("body")
+        assert page.locator(
+            '[data-testid="stDataFrame"] [role="columnheader"]', has_text="because you listen to"
+        ).count()
         shot(page, "real-8-compare-user")
         page.goto(f"{base}/embeddings?user={warm_user}")
         settle(page)
