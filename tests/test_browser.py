@@ -81,9 +81,20 @@ def test_every_page_in_chromium(server, browser_page, demo_dataset):
     no_exception(page)
     shot(page, "1-overview-empty-cache")
 
-    # Train every model on the demo data through the form (the cache is empty: this really trains).
+    # Train every model on the demo data through the form (the cache is empty: this really trains),
+    # LightGCN with 5 epochs: this is a test of the pages, and a busy machine trains slowly.
     page.goto(f"{server}/train")
     settle(page)
+    page.get_by_text("as set below, for every year").click()
+    for model in ("lightgcn", "lightgcn-social"):
+        expander = page.locator('[data-testid="stExpander"]').filter(
+            has=page.get_by_text(f"{model} hyperparameters", exact=True)
+        )
+        expander.get_by_text(f"{model} hyperparameters", exact=True).click()
+        epochs = expander.get_by_label("epochs", exact=True)
+        epochs.fill("5")
+        epochs.press("Tab")
+    shot(page, "2-train-form")
     page.locator('[data-testid="stFormSubmitButton"] button').click()
     page.wait_for_function(
         "() => document.body.innerText.split('trained in').length - 1 + "
