@@ -12,7 +12,8 @@ training would. The server's resident memory is sampled every 0.2 s.
 
 N = 1 runs ``--single-repeats`` times one after the other: its median is the single-session time that
 the target compares against (issue 10: for N = 8, p95 ≤ 3 × single-session time, no errors, peak RSS ≤
-1.5 GB). Prints a table; exit status 1 when a target is missed.
+1.5 GB). Prints a table (with the server's CPU seconds per page load, which other processes on the
+machine do not inflate); exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as listing:
@@ -85,6 +93,8 @@ async def wait_for_content(page, marker: str, count: int = 1) -> None:
 async def one_session(browser, base: str, year: int, user: int, models: int) -> dict:
     """Compare users for ``user``, then Metrics: seconds to content of each, or the error."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
     page = await context.new_page()
     result: dict = {"user": user, "times": [], "error": ""}
     try:
@@ -120,8 +130,9 @@ async def measure(base: str, year: int, users: list[int], models: int, plan: lis
             memory.reset()
             chosen = [users[(offset + i) % len(users)] for i in range(sessions)]
             offset += sessions
+            cpu = cpu_seconds(memory.pid)
             results = await asyncio.gather(*(one_session(browser, base, year, u, models) for u in chosen))
-            rows.append((sessions, list(results), memory.peak))
+            rows.append((sessions, list(results), memory.peak, cpu_seconds(memory.pid) - cpu))
         await browser.close()
     memory.stopped.set()
     return rows
@@ -173,25 +184,27 @@ def main() -> int:
             training.terminate()
             training.wait()
 
-    single = [t for sessions, results, _ in rows if sessions == 1 for r in results for t in r["times"]]
+    single = [t for sessions, results, *_ in rows if sessions == 1 for r in results for t in r["times"]]
     single_time = statistics.median(single) if single else float("nan")
     print(f"machine: {os.cpu_count()} cores; background training running throughout: {still_training}")
     header = f"{'sessions':>8} {'page loads':>10} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'max s':>7} "
-    print(header + f"{'p95 / single':>12} {'peak RSS MB':>11}")
-    merged: dict[int, tuple[list[float], int, int]] = {}
-    for sessions, results, peak in rows:
-        times, errors, old_peak = merged.get(sessions, ([], 0, 0))
+    print(header + f"{'p95 / single':>12} {'peak RSS MB':>11} {'server CPU s / load':>19}")
+    merged: dict[int, tuple[list[float], int, int, float]] = {}
+    for sessions, results, peak, cpu in rows:
+        times, errors, old_peak, old_cpu = merged.get(sessions, ([], 0, 0, 0.0))
         times = times + [t for r in results for t in r["times"]]
-        merged[sessions] = (times, errors + sum(bool(r["error"]) for r in results), max(old_peak, peak))
+        errors += sum(bool(r["error"]) for r in results)
+        merged[sessions] = (times, errors, max(old_peak, peak), old_cpu + cpu)
         for r in results:
             if r["error"]:
                 print(f"  session for user {r['user']} failed: {r['error']}", file=sys.stderr)
     missed = False
-    for sessions, (times, errors, peak) in merged.items():
+    for sessions, (times, errors, peak, cpu) in merged.items():
         p95 = percentile(times, 95) if times else float("nan")
         print(
             f"{sessions:8d} {len(times):10d} {errors:6d} {statistics.median(times) if times else float('nan'):7.2f} "
-            f"{p95:7.2f} {max(times, default=float('nan')):7.2f} {p95 / single_time:12.2f} {peak / 2**20:11.0f}"
+            f"{p95:7.2f} {max(times, default=float('nan')):7.2f} {p95 / single_time:12.2f} {peak / 2**20:11.0f} "
+            f"{cpu / max(len(times), 1):19.2f}"
         )
         if sessions == max(merged):
             missed = errors > 0 or p95 > 3 * single_time or peak > 1.5 * 2**30
