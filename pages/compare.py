@@ -106,26 +106,20 @@ with right:
     )
 
 st.subheader(f"Top {top_n} of each model")
-st.caption("*held out* marks an artist the user really tagged in the test year.")
+st.caption("*hit* marks an artist the user really tagged in the test year.")
 lists = {}
 names = dict(zip(history["artistID"], history["name"], strict=True))
 columns = st.columns(len(chosen))
 for column, run in zip(columns, chosen, strict=True):
     recommended = recommend.recommendations(dataset, split, run, user, top_n)
     lists[run.model] = recommended["artistID"].tolist()
-    shown = pd.DataFrame(
-        {
-            "#": recommended["rank"],
-            "artist": recommended["name"],
-            "held out": recommended["hit"],
-            "Last.fm": web_urls(recommended["url"]),
-        }
-    )
+    shown = pd.DataFrame({"#": recommended["rank"], "held out": recommended["hit"], "artist": recommended["name"]})
     if run.model.startswith("lightgcn"):
         reasons = recommend.because(run, split, user, recommended["artistID"])
         shown["because you listen to"] = [
             ", ".join(names[a] for a in reasons.get(i, [])) for i in recommended["artistID"]
         ]
+    shown["Last.fm"] = web_urls(recommended["url"])
     with column:
         personal = run.state["item_factors"].shape[1] > 0  # popularity ranks everybody alike by design
         unknown = personal and not run.recommender().knows([user])[0]
@@ -138,7 +132,7 @@ for column, run in zip(columns, chosen, strict=True):
             height=min(36 + 35 * len(shown), 736),
             column_config={
                 "#": st.column_config.NumberColumn(width=30),
-                "held out": st.column_config.CheckboxColumn(width=60, help="tagged by the user in the test year"),
+                "held out": st.column_config.CheckboxColumn("hit", width=40, help="held out: tagged in the test year"),
                 "Last.fm": st.column_config.LinkColumn(display_text="open", width=50),
             },
         )
