@@ -6,10 +6,16 @@ STAMP := $(VENV)/.installed-app
 DEV_STAMP := $(VENV)/.installed-dev
 PORT ?= 8501
 
-.PHONY: run test lint
+.PHONY: run dev test lint
 
 run: $(STAMP)
 	$(PY) -m streamlit run streamlit_app.py --server.address localhost --server.port $(PORT)
+
+# For editing the app: rerun on save. A polling watcher stats only the app's own modules (never .venv/,
+# data/ or cache/); `run` has no watcher at all (.streamlit/config.toml).
+dev: $(STAMP)
+	$(PY) -m streamlit run streamlit_app.py --server.address localhost --server.port $(PORT) \
+		--server.fileWatcherType poll --server.runOnSave true
 
 test: $(DEV_STAMP)
 	$(PY) -m pytest

@@ -1,4 +1,10 @@
-"""Router of the multipage app: `make run` (streamlit run streamlit_app.py)."""
+"""Router of the multipage app: `make run` (streamlit run streamlit_app.py).
+
+The sidebar's page links are drawn here rather than by ``st.navigation``: with the pages in a
+``pages/`` folder, Streamlit would first show that folder's raw file names ("streamlit app, compare,
+…") on a deep link until this script ran. ``client.showSidebarNavigation = false`` hides that list,
+and also any ``st.navigation`` menu in the sidebar, hence these links.
+"""
 
 import streamlit as st
 
@@ -10,8 +16,10 @@ pages = [
     st.Page("pages/compare.py", title="Compare users", icon=":material/group:"),
     st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ]
-page = st.navigation(pages)
+page = st.navigation(pages, position="hidden")
 with st.sidebar:
+    for linked in pages:
+        st.page_link(linked)
     st.caption(
         "Forward chaining on Last.fm hetrec2011-lastfm-2k: train on years before Y, test on year Y "
         "(2008, 2009, 2010). Every trained run is cached."

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
 from app.jobs import TrainingQueue
-from explorer import runs
+from app.text import literal
+from explorer import recommend, runs
 from explorer.data import DATA_DIR_ENV, Dataset, load_dataset
 from explorer.errors import ExplorerError
 from explorer.models import model_class, model_names
@@ -21,35 +24,94 @@ from explorer.protocol import DEFAULT_YEARS, Split
 from explorer.training import Run, splits_of
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "synthetic-demo"
+DEMO_PARAM = "data"  # ?data=demo in the address: this session, its reloads and shared links show the demo data
 
 
 @st.cache_resource(show_spinner="Loading the data set…")
-def _dataset(data_dir: str | None, environment: str | None) -> Dataset:  # noqa: ARG001 - part of the key
-    return load_dataset(data_dir)
+def _dataset(environment: str | None) -> Dataset:  # noqa: ARG001 - LASTFM_DATA_DIR is part of the key
+    return load_dataset()
 
 
-def _offer_demo_data() -> None:
-    if st.button("Use the synthetic demo data instead", key="use_demo_data", type="primary"):
-        from explorer.synthetic import write_synthetic_dataset
+@st.cache_resource(show_spinner="Writing the synthetic demo data…")
+def _demo_dataset() -> Dataset:
+    from explorer.synthetic import ensure_demo_dataset
 
-        if not (DEMO_DIR / "user_artists.dat").exists():
-            write_synthetic_dataset(DEMO_DIR)
-        st.session_state["data_dir"] = str(DEMO_DIR)
-        st.rerun()
+    return load_dataset(ensure_demo_dataset(DEMO_DIR))
+
+
+@st.cache_resource
+def _load_failures() -> tuple[threading.Lock, dict[str | None, str]]:
+    """This server's failed data loads by LASTFM_DATA_DIR (shared by every session), and their lock."""
+    return threading.Lock(), {}
+
+
+def _wants_demo() -> bool:
+    if st.query_params.get(DEMO_PARAM) == "demo":
+        st.session_state["demo_data_chosen"] = True
+    return bool(st.session_state.get("demo_data_chosen"))
+
+
+def _use_demo(wanted: bool) -> None:
+    st.session_state["demo_data_chosen"] = wanted
+    if wanted:
+        st.query_params[DEMO_PARAM] = "demo"
+    else:
+        st.query_params.pop(DEMO_PARAM, None)
 
 
 def dataset_or_stop() -> Dataset:
-    """The data set, or an ``st.error`` with the one-sentence reason, a demo-data button, and a stop."""
-    try:
-        return _dataset(st.session_state.get("data_dir"), os.environ.get(DATA_DIR_ENV))
-    except ExplorerError as error:
-        st.error(str(error))
-        _offer_demo_data()
-        st.stop()
+    """The data set, or an ``st.error`` with the one-sentence reason, a demo-data button, and a stop.
+
+    The real data is loaded (and downloaded when needed) once per server. A load that failed is not
+    tried again by every new session: they all show the failure and a *Try again* button. Choosing the
+    demo data puts ``?data=demo`` in the address, so it holds across pages, reloads and shared links.
+    """
+    if _wants_demo():
+        if st.query_params.get(DEMO_PARAM) != "demo":
+            st.query_params[DEMO_PARAM] = "demo"  # a page switch dropped it: keep the address shareable
+        return _demo_dataset()
+    environment = os.environ.get(DATA_DIR_ENV)
+    lock, failures = _load_failures()
+    with lock:  # one session loads or downloads; the others wait and share the outcome
+        message = failures.get(environment)
+        if message is None:
+            try:
+                return _dataset(environment)
+            except ExplorerError as error:
+                message = failures[environment] = str(error)
+    st.error(literal(message), icon=":material/error:")
+    left, right = st.columns(2)
+    if left.button("Use the synthetic demo data instead", key="use_demo_data", type="primary"):
+        _use_demo(True)
+        st.rerun()
+    if right.button("Try again", key="retry_data", help="after connecting to the internet or fixing the folder"):
+        with lock:
+            failures.pop(environment, None)
+        st.rerun()
+    st.stop()
+
+
+def _through_the_router() -> None:
+    """Rerun through streamlit_app.py when Streamlit ran a page file directly.
+
+    Because a ``pages/`` folder sits beside the router, a fresh server runs a deep link's page file by
+    itself (Streamlit's pre-``st.navigation`` mode: raw page names, no router, no wide layout) until
+    some session has called ``st.navigation``. This page then switches that mode off and reruns, so the
+    router draws the page. (Streamlit 1.67 keeps the mode in ``PagesManager.uses_pages_directory``.)
+    Only a session's first run reroutes: AppTest turns the mode back on before each of its runs, and a
+    rerun there would drop the button click that caused it.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get("_routed"):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    st.session_state["_routed"] = True
 
 
 def page_start(title: str) -> Dataset:
     """Every page's opening: its title, then the data set (or the error and a stop) and its banner."""
+    _through_the_router()
     st.title(title)
     dataset = dataset_or_stop()
     data_banner(dataset)
@@ -67,12 +129,18 @@ def runs_or_stop(dataset: Dataset, what: str = "for this data set", *, with_embe
 
 
 def data_banner(dataset: Dataset) -> None:
-    """A one-line caption saying which data the page shows (a warning for the synthetic demo)."""
-    if dataset.synthetic:
-        st.warning(
-            f"Showing the **synthetic demo data** (not real Last.fm data) from `{dataset.path}`.",
-            icon=":material/science:",
-        )
+    """A warning when the page shows the synthetic demo data (with a way back when it was a choice)."""
+    if not dataset.synthetic:
+        return
+    chosen = bool(st.session_state.get("demo_data_chosen"))
+    left, right = st.columns([5, 1]) if chosen else (st.container(), None)
+    left.warning(
+        f"Showing the **synthetic demo data** (not real Last.fm data) from {literal(dataset.path)}.",
+        icon=":material/science:",
+    )
+    if right is not None and right.button("Use the real data", key="leave_demo_data"):
+        _use_demo(False)
+        st.rerun()
 
 
 @st.cache_resource(show_spinner=False)
@@ -115,7 +183,7 @@ def load_run_or_stop(key: str) -> Run:
     try:
         return load_run(key)
     except ExplorerError as error:
-        st.error(f"{error} Delete it on the Train page, or train it again.")
+        st.error(f"{literal(error)} Delete it on the Train page, or train it again.")
         st.stop()
 
 
@@ -162,7 +230,7 @@ def runs_of(rows: pd.DataFrame) -> list[Run]:
         try:
             loaded.append(load_run(key))
         except ExplorerError as error:
-            st.warning(f"{error} It is left out; delete it on the Train page, or train it again.")
+            st.warning(f"{literal(error)} It is left out; delete it on the Train page, or train it again.")
     if not loaded:
         no_runs_note("that can be read")
     return loaded
@@ -173,3 +241,35 @@ def no_runs_note(what: str) -> None:
     st.info(f"No cached run {what} yet. Train one first.", icon=":material/info:")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/fitness_center:")
     st.stop()
+
+
+def run_token(run: Run) -> str:
+    """What identifies a loaded run's contents: its cache key and when it was trained."""
+    return f"{runs.run_key(run.model, run.params, run.year, run.data['fingerprint'])}@{run.created}"
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _user_options(fingerprint: str, year: int, _split: Split) -> pd.DataFrame:  # noqa: ARG001 - the key
+    return recommend.user_options(_split)
+
+
+def user_options(dataset: Dataset, split: Split) -> pd.DataFrame:
+    """:func:`explorer.recommend.user_options`, computed once per data set and test year."""
+    return _user_options(dataset.fingerprint, split.year, split)
+
+
+@st.cache_data(max_entries=32, show_spinner="Comparing every test user's lists…")
+def _disagreement(tokens: tuple[str, ...], year: int, n: int, _runs: list[Run], _split: Split) -> pd.DataFrame:  # noqa: ARG001
+    return recommend.disagreement(_runs, _split, n=n)
+
+
+def disagreement(chosen: list[Run], split: Split, n: int = 10) -> pd.DataFrame:
+    """:func:`explorer.recommend.disagreement` (every test user's top lists), once per runs and year."""
+    return _disagreement(tuple(run_token(run) for run in chosen), split.year, n, list(chosen), split)
+
+
+def address_keeping_data(**query: object) -> str:
+    """A relative address (``?user=…&year=…``) that keeps this session's demo-data choice."""
+    if st.session_state.get("demo_data_chosen"):
+        query = {DEMO_PARAM: "demo", **query}
+    return "?" + urlencode({name: str(value) for name, value in query.items()})

@@ -22,15 +22,19 @@ from explorer.training import Run
 
 def artist_names(dataset: Dataset, ids: Sequence[int] | np.ndarray) -> pd.DataFrame:
     """``artistID, name, url`` for ``ids`` (in that order); unknown ids get a placeholder name."""
-    table = dataset.artists.set_index("id")
     ids = np.asarray(ids, dtype=np.int64)
-    names = table["name"].reindex(ids)
-    urls = table["url"].reindex(ids)
+    known = dataset.artists["id"].to_numpy()
+    order = np.argsort(known, kind="stable")  # a lookup by sorted id: no index built on every call
+    at = np.minimum(np.searchsorted(known, ids, sorter=order), len(known) - 1)
+    rows = order[at]
+    found = known[rows] == ids
+    names = dataset.artists["name"].to_numpy()[rows]
+    urls = dataset.artists["url"].to_numpy()[rows]
     return pd.DataFrame(
         {
             "artistID": ids,
-            "name": names.fillna(pd.Series([f"artist {i}" for i in ids], index=names.index)).to_numpy(),
-            "url": urls.fillna("").to_numpy(),
+            "name": np.where(found, names, np.array([f"artist {i}" for i in ids], dtype=object)),
+            "url": np.where(found, urls, ""),
         }
     )
 

@@ -9,6 +9,8 @@ when no real data can be had (a ``SYNTHETIC`` marker file labels it).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,22 @@ import pandas as pd
 from explorer.data import SYNTHETIC_MARKER
 
 GENRES = ("rock", "jazz", "electronic", "hip-hop", "metal", "folk", "classical", "pop")
+# Untrusted text as the real files hold it (53 real artist names contain Markdown characters), plus
+# HTML and Streamlit's own Markdown extensions: the app must show each exactly as written. Each comes
+# with its URL; only http(s) URLs may become links.
+AWKWARD_ARTISTS = (
+    ("*NSYNC", "http://www.last.fm/music/*NSYNC"),
+    ("Ke$ha", "http://www.last.fm/music/Ke$ha"),
+    ("L'Arc~en~Ciel", "http://www.last.fm/music/L%27Arc~en~Ciel"),
+    ("<b>x</b>", "javascript:alert(document.domain)"),
+    ("N*E*R*D", "http://www.last.fm/music/N*E*R*D"),
+    ("[unknown]", "http://www.last.fm/music/%5Bunknown%5D"),
+    ("_Algol_", "ftp://example.org/Algol"),
+    ("<img src=x onerror=alert(1)>", ""),
+    (":red[Red] :material/home: $x^2$ and $y$", "https://www.last.fm/music/Red"),
+    ("[click](https://example.org) **bold**", "http://www.last.fm/music/click"),
+)
+AWKWARD_TAGS = ("*favourite*", "<i>seen live</i>", "80s & 90s", ":sparkles: chill")
 
 
 def write_synthetic_dataset(
@@ -26,6 +44,7 @@ def write_synthetic_dataset(
     num_artists: int = 400,
     num_communities: int = 6,
     seed: int = 0,
+    awkward_names: bool = False,
 ) -> Path:
     """Write the synthetic data set's ``.dat`` files into ``folder`` (created if needed).
 
@@ -36,6 +55,9 @@ def write_synthetic_dataset(
         num_artists: Number of artists (default 400).
         num_communities: Number of taste communities (default 6, at most 8).
         seed: Seed of the generator; the same arguments always give the same files.
+        awkward_names: Give the most popular artists the names of :data:`AWKWARD_ARTISTS` (Markdown,
+            HTML, non-http URLs) and the extra tags those of :data:`AWKWARD_TAGS`, so tests see that
+            the app shows data text as text (default False: plain names).
 
     Returns:
         The folder, as a :class:`~pathlib.Path`.
@@ -63,7 +85,11 @@ def write_synthetic_dataset(
             "pictureURL": "",
         }
     )
-    tag_names = list(GENRES[:num_communities]) + ["favourite", "seen live", "80s", "chill"]
+    if awkward_names:  # the most appealing artists: every model's top lists and most histories show them
+        for position, (name, url) in zip(np.argsort(-appeal), AWKWARD_ARTISTS, strict=False):
+            artists.loc[position, ["name", "url"]] = name, url
+    extra_tags = AWKWARD_TAGS if awkward_names else ("favourite", "seen live", "80s", "chill")
+    tag_names = list(GENRES[:num_communities]) + list(extra_tags)
     tags = pd.DataFrame({"tagID": np.arange(1, len(tag_names) + 1), "tagValue": tag_names})
 
     listens, tagged = [], []
@@ -109,4 +135,22 @@ def write_synthetic_dataset(
         "`python -m explorer make-demo-data`. It is not real Last.fm data.\n"
     )
     (path / SYNTHETIC_MARKER).write_text(f"seed={seed}\n")
+    return path
+
+
+def ensure_demo_dataset(folder: str | os.PathLike) -> Path:
+    """The demo data set in ``folder``, written first if it is not complete there.
+
+    Written into a scratch folder beside it and renamed into place, so a reader never sees half the
+    files and an interrupted write leaves nothing that passes for the data set.
+    """
+    path = Path(folder)
+    if (path / SYNTHETIC_MARKER).is_file():  # the marker is the last file written
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".demo-") as scratch:
+        written = write_synthetic_dataset(Path(scratch) / path.name)
+        if path.exists():
+            shutil.rmtree(path)  # an incomplete earlier attempt
+        os.replace(written, path)
     return path

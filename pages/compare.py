@@ -1,9 +1,21 @@
 """Compare users: one Last.fm user's history, held-out artists and every model's list side by side."""
 
+import pandas as pd
 import streamlit as st
 
 from app import charts
-from app.state import no_runs_note, page_start, pick_settings, runs_of, runs_or_stop, splits
+from app.state import (
+    address_keeping_data,
+    disagreement,
+    no_runs_note,
+    page_start,
+    pick_settings,
+    runs_of,
+    runs_or_stop,
+    splits,
+    user_options,
+)
+from app.text import literal, web_urls
 from explorer import recommend
 from explorer.models import model_class
 
@@ -23,7 +35,7 @@ def query_int(name: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        st.warning(f"The address has {name}={text!r}, which is not a number; showing the default instead.")
+        st.warning(f"The address has {name}={literal(repr(text))}, which is not a number; showing the default instead.")
         return None
 
 
@@ -34,7 +46,7 @@ if wanted_year is not None and wanted_year not in years:
 left, right = st.columns([1, 3])
 year = left.selectbox("Test year", years, index=years.index(wanted_year or years[-1]), key="compare_year")
 split = year_splits[year]
-options = recommend.user_options(split)
+options = user_options(dataset, split)
 users = options["user"].tolist()
 if wanted_user is not None and wanted_user not in users:
     if st.session_state.get("compare_shown") != (wanted_year, wanted_user):  # not just our own last choice
@@ -68,7 +80,7 @@ with left:
         st.info("A cold user: no interactions before the test year. Models that do not know them show popularity.")
     else:
         st.dataframe(
-            history[["name", "url", "listens", "year"]],
+            history[["name", "url", "listens", "year"]].assign(url=web_urls(history["url"])),
             hide_index=True,
             key="history_table",
             height=260,
@@ -76,11 +88,15 @@ with left:
         )
     tags = recommend.user_top_tags(dataset, split, user)
     if not tags.empty:
-        st.caption("Top tags before the test year: " + ", ".join(f"{t} ({n})" for t, n in tags.itertuples(index=False)))
+        st.caption(
+            literal(
+                "Top tags before the test year: " + ", ".join(f"{t} ({n})" for t, n in tags.itertuples(index=False))
+            )
+        )
 with right:
     st.subheader(f"Held out: tagged in {year}")
     st.dataframe(
-        held[["name", "url", "date", "rankable"]],
+        held[["name", "url", "date", "rankable"]].assign(url=web_urls(held["url"])),
         hide_index=True,
         key="held_out_table",
         height=260,
@@ -91,28 +107,36 @@ with right:
     )
 
 st.subheader(f"Top {top_n} of each model")
-st.caption(":material/check_circle: marks an artist the user really tagged in the test year.")
+st.caption("*hit* marks an artist the user really tagged in the test year.")
 lists = {}
+names = dict(zip(history["artistID"], history["name"], strict=True))
 columns = st.columns(len(chosen))
 for column, run in zip(columns, chosen, strict=True):
     recommended = recommend.recommendations(dataset, split, run, user, top_n)
     lists[run.model] = recommended["artistID"].tolist()
-    reasons = recommend.because(run, split, user, recommended["artistID"]) if run.model.startswith("lightgcn") else {}
-    names = dict(zip(history["artistID"], history["name"], strict=True))
-    lines = []
-    for row in recommended.itertuples():
-        mark = ":green[:material/check_circle:] **" if row.hit else ""
-        end = "**" if row.hit else ""
-        line = f"{row.rank}. {mark}[{row.name}]({row.url}){end}"
-        if reasons.get(row.artistID):
-            line += f"  \n   <small>because you listen to {', '.join(names[a] for a in reasons[row.artistID])}</small>"
-        lines.append(line)
+    shown = pd.DataFrame({"#": recommended["rank"], "held out": recommended["hit"], "artist": recommended["name"]})
+    if run.model.startswith("lightgcn"):
+        reasons = recommend.because(run, split, user, recommended["artistID"])
+        shown["because you listen to"] = [
+            ", ".join(names[a] for a in reasons.get(i, [])) for i in recommended["artistID"]
+        ]
+    shown["Last.fm"] = web_urls(recommended["url"])
     with column:
         personal = model_class(run.model).personal  # popularity ranks everybody alike by design
         unknown = personal and not run.recommender().knows([user])[0]
         fallback = " · popularity fallback (user unknown to it)" if unknown else ""
         st.markdown(f"**{run.model}**  \n{recommended['hit'].sum()} hit(s){fallback}")
-        st.markdown("\n".join(lines), unsafe_allow_html=True)
+        st.dataframe(  # a data grid shows names as text: no Markdown, no HTML
+            shown,
+            hide_index=True,
+            key=f"top_list_{run.model}",
+            height=min(36 + 35 * len(shown), 736),
+            column_config={
+                "#": st.column_config.NumberColumn(width=30),
+                "held out": st.column_config.CheckboxColumn("hit", width=40, help="held out: tagged in the test year"),
+                "Last.fm": st.column_config.LinkColumn(display_text="open", width=50),
+            },
+        )
 
 st.subheader("Rank of every held-out artist under every model")
 ranks = recommend.held_out_ranks(chosen, user)
@@ -126,8 +150,8 @@ if len(lists) > 1:
     st.caption("Jaccard overlap: shared artists / artists in either list.")
 
     st.subheader(f"Where the models disagree most in {year}")
-    disagree = recommend.disagreement(chosen, split, n=10)
-    disagree.insert(0, "open", [f"?user={u}&year={year}" for u in disagree["user"]])
+    disagree = disagreement(chosen, split, n=10)
+    disagree.insert(0, "open", [address_keeping_data(user=u, year=year) for u in disagree["user"]])
     st.dataframe(
         disagree,
         hide_index=True,
@@ -138,5 +162,6 @@ if len(lists) > 1:
         },
     )
     st.caption(
-        "Test users whose top-10 lists overlap least across the models; *hits* count held-out artists in each list."
+        "Test users whose top-10 lists overlap least across the models; *hits* count held-out artists in each list. "
+        "Computed once per runs and year."
     )

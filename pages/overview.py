@@ -3,12 +3,13 @@
 import streamlit as st
 
 from app.state import cached_runs, page_start
+from app.text import literal
 from explorer import overview
 
 dataset = page_start("Last.fm Recommender Explorer")
 source = "synthetic demo data" if dataset.synthetic else "Last.fm hetrec2011-lastfm-2k (GroupLens, HetRec 2011)"
 st.markdown(
-    f"**Data:** {source} · `{dataset.path}` · fingerprint `{dataset.fingerprint}`  \n"
+    f"**Data:** {source} · {literal(dataset.path)} · fingerprint `{dataset.fingerprint}`  \n"
     "Each user listened to artists (with play counts) and tagged some of them on a known day. Following the "
     "original notebook, an *interaction* is a (user, artist) pair that was both listened to and tagged, dated by "
     "its tag; models learn which artists a user will tag next."

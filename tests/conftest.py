@@ -23,7 +23,8 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_dataset(tmp_path_factory.mktemp("demo") / "hetrec2011-lastfm-2k")
+    """The synthetic data set, its most popular artists named like the awkward real ones (`*NSYNC`, `<b>x</b>`…)."""
+    return write_synthetic_dataset(tmp_path_factory.mktemp("demo") / "hetrec2011-lastfm-2k", awkward_names=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -14,6 +15,9 @@ from explorer.training import splits_of
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
 # Small, fast settings: the app shows whatever is cached.
+# A hang guard, not a speed test: a script run on a busy 2-core machine (UMAP compiling, other work)
+# may take minutes; how fast the pages are is measured in benchmarks/.
+HANG_GUARD_S = 900
 SETTINGS = {"popularity": {}, "cmf": {"k": 8}, "lightgcn": {"epochs": 20}, "lightgcn-social": {"epochs": 20}}
 
 
@@ -34,7 +38,7 @@ def demo_app(monkeypatch, demo_dir, app_cache):
 
 
 def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=HANG_GUARD_S)
     for name, value in query.items():
         at.query_params[name] = value
     at.run()
@@ -61,10 +65,67 @@ def test_overview_shows_counts_splits_and_cached_runs(demo_app):
 
 def test_missing_data_offers_the_demo_data(monkeypatch, tmp_path):
     monkeypatch.setenv("LASTFM_DATA_DIR", str(tmp_path / "missing"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = AppTest.from_file(APP, default_timeout=HANG_GUARD_S).run()
     assert not at.exception
     assert "does not exist" in at.error[0].value
     assert at.button(key="use_demo_data")
+    assert at.button(key="retry_data")
+
+
+@pytest.fixture
+def no_data_anywhere(monkeypatch, tmp_path):
+    """No LASTFM_DATA_DIR, no data/ copy, no network (a counted failing download), and a private demo folder."""
+    import pooch
+
+    from app import state
+    from explorer import data
+
+    downloads = []
+
+    def offline(url, **kwargs):
+        downloads.append(url)
+        raise ConnectionError("no network in this test")
+
+    monkeypatch.delenv("LASTFM_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "REPO_DATA_ROOT", tmp_path / "data")
+    monkeypatch.setattr(state, "DEMO_DIR", tmp_path / "data" / "synthetic-demo")
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    state._load_failures()[1].pop(None, None)  # this process's server may remember an earlier failure
+    state._demo_dataset.clear()
+    yield downloads
+    state._load_failures()[1].pop(None, None)
+    state._demo_dataset.clear()
+
+
+def test_failed_download_is_tried_once_per_server_and_again_on_request(no_data_anywhere):
+    downloads = no_data_anywhere
+    first = AppTest.from_file(APP, default_timeout=HANG_GUARD_S).run()
+    assert "Could not download" in first.error[0].value
+    second = AppTest.from_file(APP, default_timeout=HANG_GUARD_S).run()  # a new session: no second download
+    assert "Could not download" in second.error[0].value
+    assert len(downloads) == 1
+    second.button(key="retry_data").click().run()
+    assert len(downloads) == 2
+    assert not second.exception
+
+
+def test_demo_choice_survives_page_switches_reloads_and_shared_links(no_data_anywhere):
+    at = AppTest.from_file(APP, default_timeout=HANG_GUARD_S).run()
+    at.button(key="use_demo_data").click().run()
+    assert not at.error and not at.exception
+    assert any("synthetic demo data" in w.value for w in at.warning)
+    assert at.query_params["data"] == ["demo"] or at.query_params["data"] == "demo"
+    at.switch_page("pages/train.py").run()  # a page switch keeps the choice and the address
+    assert not at.error and any("synthetic demo data" in w.value for w in at.warning)
+    assert "demo" in str(at.query_params["data"])
+    reloaded = AppTest.from_file(APP, default_timeout=HANG_GUARD_S)  # a reload or a shared link: a new session
+    reloaded.query_params["data"] = "demo"
+    reloaded.run()
+    assert not reloaded.error and any("synthetic demo data" in w.value for w in reloaded.warning)
+    assert len(no_data_anywhere) == 1  # the first session's download only
+    reloaded.button(key="leave_demo_data").click().run()  # back to the real data: its error again
+    assert "Could not download" in reloaded.error[0].value
+    assert "data" not in reloaded.query_params
 
 
 def test_pages_without_runs_point_to_train(monkeypatch, demo_dir, tmp_path):
@@ -98,6 +159,7 @@ def test_compare_page_shows_every_models_list_for_a_chosen_user(demo_app, demo_d
     assert not [w for w in at.warning if "synthetic" not in w.value]
     headers = [m.value for m in at.markdown if m.value.startswith("**")]
     assert sum(any(h.startswith(f"**{model}**") for h in headers) for model in SETTINGS) == 4
+    assert len(frame_with(at, "#", "artist", "held out", "Last.fm")) == 10
     assert frame_with(at, "name", "lightgcn-social").shape[0] == (split.test["userID"] == user).sum()
     assert at.query_params["user"] == str(user)
 
@@ -204,3 +266,96 @@ def test_metrics_page_averages_the_cached_seeds_of_a_setting(monkeypatch, demo_d
     assert not at.exception
     recall = frame_with(at, "model", "year", "cases", "R@10")
     assert not any("seeds" in text for text in recall["R@10"])
+
+
+AWKWARD = ("*NSYNC", "Ke$ha", "L'Arc~en~Ciel", "<b>x</b>")
+
+
+def test_compare_shows_artist_names_as_text_and_links_only_web_urls(demo_app, demo_dataset):
+    (split,) = splits_of(demo_dataset, [2010])
+    user = int(split.test["userID"].value_counts().index[0])
+    at = open_page("pages/compare.py", user=str(user), year="2010")
+    popular = frame_with(at, "#", "artist", "held out", "Last.fm")  # the popularity model's list comes first
+    assert set(AWKWARD) <= set(popular["artist"])
+    urls = dict(zip(popular["artist"], popular["Last.fm"], strict=True))
+    assert pd.isna(urls["<b>x</b>"])  # javascript: is never a link
+    assert urls["*NSYNC"] == "http://www.last.fm/music/*NSYNC"
+    names = set(demo_dataset.artists["name"])
+    markdown = [m.value for m in (*at.markdown, *at.caption, *at.warning, *at.info)]
+    assert not [text for text in markdown for name in names if name.startswith(("*", "<", "[", ":")) and name in text]
+
+
+def test_a_list_length_change_reuses_the_years_work(demo_app, monkeypatch):
+    from app import state
+    from explorer import recommend
+
+    calls = {"disagreement": 0, "user_options": 0}
+    for name in calls:
+        original = getattr(recommend, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(recommend, name, counted)
+    state._disagreement.clear()
+    state._user_options.clear()
+    at = open_page("pages/compare.py", year="2010")
+    assert calls == {"disagreement": 1, "user_options": 1}
+    at.slider(key="compare_top_n").set_value(20).run()
+    at.slider(key="compare_top_n").set_value(30).run()
+    assert not at.exception
+    assert calls == {"disagreement": 1, "user_options": 1}
+    assert len(frame_with(at, "#", "artist", "held out", "Last.fm")) == 30
+
+
+def test_embedding_map_labels_show_html_verbatim():
+    from app import charts
+
+    points = pd.DataFrame(
+        {
+            "node": ["artist", "artist", "user"],
+            "id": [1, 2, 3],
+            "x": [0.0, 1.0, 2.0],
+            "y": [0.0, 1.0, 2.0],
+            "name": ["<b>x</b>", "Ke$ha", "user 3"],
+            "top_tag": ["<i>seen live</i>", "rock", "rock"],
+            "popularity": [3, 2, 1],
+        }
+    )
+    figure = charts.embedding_map(points, "top tag", {"history": [1]})
+    texts = [
+        str(v) for trace in figure.data for field in (trace.hovertext, trace.text) if field is not None for v in field
+    ]
+    legend = [trace.name for trace in figure.data]
+    assert "&lt;b&gt;x&lt;/b&gt;" in texts and "<b>x</b>" not in texts  # plotly shows entities as the characters
+    assert "&lt;i&gt;seen live&lt;/i&gt;" in legend
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("http://www.last.fm/music/*NSYNC", True),
+        ("https://www.last.fm/music/Ke$ha", True),
+        ("javascript:alert(1)", False),
+        ("JavaScript:alert(1)", False),
+        ("ftp://example.org/x", False),
+        ("", False),
+        ("http:///no-host", False),
+        ("www.last.fm/music/x", False),
+        (None, False),
+    ],
+)
+def test_only_http_urls_become_links(url, linked):
+    from app.text import web_url
+
+    assert (web_url(url) is not None) == linked
+
+
+def test_literal_escapes_every_markdown_character_and_keeps_the_rest():
+    from app.text import literal
+
+    assert literal("Ke$ha") == r"Ke\$ha"
+    assert literal("<b>x</b>") == r"\<b\>x\<\/b\>"
+    assert literal(":red[x] *a* _b_ ~c~ `d` [e](f)") == r"\:red\[x\] \*a\* \_b\_ \~c\~ \`d\` \[e\]\(f\)"
+    assert literal("Sigur Rós\nline") == "Sigur Rós line"

@@ -7,88 +7,40 @@ to ``artifacts/browser/`` (git-ignored); look at them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from explorer import recommend
+from explorer.data import load_dataset
+from explorer.synthetic import AWKWARD_ARTISTS
+from explorer.training import splits_of
+from tests.browser import (  # noqa: F401 - re-exported: later tests in this file use them too
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    HANG_GUARD_MS,
+    NAV_RECORDER,
+    charts,
+    grid_texts,
+    no_exception,
+    settle,
+    shot,
+    streamlit_server,
+    switch_to,
+)
 from tests.conftest import REAL_DATA_DIR, needs_real_data
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(data_dir: Path, cache: Path, log_dir: Path):
-    """`streamlit run streamlit_app.py` on a free loopback port; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "LASTFM_DATA_DIR": str(data_dir), "EXPLORER_CACHE_DIR": str(cache)}
-    with open(log_dir / "streamlit.log", "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "streamlit_app.py",
-                "--server.address",
-                "127.0.0.1",
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.3)
-            else:
-                pytest.fail("streamlit did not start within 60 s")
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -106,72 +58,22 @@ def browser_page(server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.add_init_script(NAV_RECORDER)
         yield page
         browser.close()
 
 
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running…' status widget)."""
-    page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=100
-    )
-    page.wait_for_timeout(150)  # let the last delta paint
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=100
-    )
-
-
-def charts(page, at_least: int, timeout: float = 60_000) -> int:
-    """Scroll through the page (charts mount near the viewport) until ``at_least`` plotly charts are drawn."""
-    drawn = """(n) => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-        .filter(chart => chart.querySelector('.main-svg')).length >= n"""
-    deadline = time.time() + timeout / 1000
-    while True:
-        page.evaluate(
-            """async () => {
-                const main = document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
-                for (let y = 0; y <= main.scrollHeight; y += 400) {
-                    main.scrollTo(0, y);
-                    await new Promise(r => setTimeout(r, 80));
-                }
-            }"""
-        )
-        if page.evaluate(drawn, at_least) or time.time() > deadline:
-            break
-    page.evaluate(
-        "() => (document.querySelector('[data-testid=\"stMain\"]') || document.scrollingElement).scrollTo(0, 0)"
-    )
-    assert page.evaluate(drawn, at_least), f"fewer than {at_least} charts were drawn"
-    return page.locator('[data-testid="stPlotlyChart"]').count()
-
-
-def switch_to(page, title: str, marker: str, name: str, timings: dict[str, float]) -> None:
-    """Click a sidebar link, time until ``marker`` shows and until the script ends, check, screenshot."""
-    started = time.perf_counter()
-    page.get_by_role("link", name=title).first.click()
-    page.get_by_text(marker).first.wait_for(timeout=60_000)
-    timings[f"{name}: switch to {title}, content shown"] = time.perf_counter() - started
-    settle(page)
-    timings[f"{name}: switch to {title}, script finished"] = time.perf_counter() - started
-    no_exception(page)
-    shot(page, name)
-
-
-def no_exception(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
-        '[data-testid="stException"]'
-    ).first.inner_text()
-
-
-def shot(page, name: str) -> None:
-    page.wait_for_timeout(400)  # data grids paint their canvas a moment after the script ends
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def test_every_page_in_chromium(server, browser_page):
+def test_every_page_in_chromium(server, browser_page, demo_dataset):
     page = browser_page
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {}  # recorded in artifacts/browser/timings.json, never asserted
+
+    # A deep link to a fresh server: the router draws the page (its links, no raw page file names).
+    page.goto(f"{server}/metrics")
+    settle(page)
+    page.get_by_text("No cached run").first.wait_for(timeout=HANG_GUARD_MS)
+    assert page.get_by_role("link", name="Compare users").count() == 1
+    assert not [text for text in page.evaluate("() => window.__navTexts") if "streamlit app" in text]
+    shot(page, "0-deep-link-fresh-server")
 
     page.goto(server)
     settle(page)
@@ -179,21 +81,35 @@ def test_every_page_in_chromium(server, browser_page):
     no_exception(page)
     shot(page, "1-overview-empty-cache")
 
-    # Train every model on the demo data through the form (the cache is empty: this really trains).
+    # Train every model on the demo data through the form (the cache is empty: this really trains), for
+    # 2010 and LightGCN with 5 epochs: this tests the pages, and a busy machine trains slowly (in the
+    # server, under two CPU burners, one CMF fit on the demo data took 147 s).
     page.goto(f"{server}/train")
     settle(page)
+    for year in ("2008", "2009"):
+        page.get_by_role("button", name=f"Remove {year}", exact=True).click()
+    page.get_by_text("as set below, for every year").click()
+    for model in ("lightgcn", "lightgcn-social"):
+        expander = page.locator('[data-testid="stExpander"]').filter(
+            has=page.get_by_text(f"{model} hyperparameters", exact=True)
+        )
+        expander.get_by_text(f"{model} hyperparameters", exact=True).click()
+        epochs = expander.get_by_label("epochs", exact=True)
+        epochs.fill("5")
+        epochs.press("Tab")
+    shot(page, "2-train-form")
     page.locator('[data-testid="stFormSubmitButton"] button').click()
     page.wait_for_function(
         "() => document.body.innerText.split('trained in').length - 1 + "
-        "document.body.innerText.split('loaded from the cache').length - 1 >= 12",
-        timeout=300_000,
+        "document.body.innerText.split('loaded from the cache').length - 1 >= 4",
+        timeout=2 * HANG_GUARD_MS,
         polling=500,
     )
     settle(page)
     no_exception(page)
     shot(page, "2-train-done")
 
-    # With cached runs: time the first render and page switches through the sidebar.
+    # With cached runs: record the first render and page switches through the sidebar.
     started = time.perf_counter()
     page.goto(server)
     settle(page)
@@ -215,9 +131,12 @@ def test_every_page_in_chromium(server, browser_page):
     assert charts(page, 4) >= 4
     shot(page, "4-metrics-charts")
 
-    # Pick a user through the URL and check every model's list and the charts.
-    page.goto(f"{server}/compare?year=2010&user=56")
-    page.get_by_text("hit(s)").nth(3).wait_for(timeout=60_000)
+    # A warm user through the URL: every model's list, the charts, and the data's awkward names verbatim.
+    (split,) = splits_of(demo_dataset, [2010])
+    warm = split.test[split.test["userID"].isin(split.train["userID"])]
+    user = int(warm["userID"].value_counts().index[0])
+    page.goto(f"{server}/compare?year=2010&user={user}")
+    page.get_by_text("hit(s)").nth(3).wait_for(timeout=HANG_GUARD_MS)
     settle(page)
     no_exception(page)
     body = page.inner_text("body")
@@ -225,25 +144,43 @@ def test_every_page_in_chromium(server, browser_page):
     assert "lightgcn-social" in body and "Where the models disagree most" in body
     assert charts(page, 1) >= 1
     shot(page, "8-compare-user")
+    check_data_text_is_text(page, demo_dataset, split, user)
 
     started = time.perf_counter()
-    page.goto(f"{server}/embeddings?user=56")
-    settle(page, timeout=240_000)
-    charts(page, 1, timeout=240_000)
+    page.goto(f"{server}/embeddings?user={user}")
+    settle(page)
+    charts(page, 1)
     timings["embeddings page (map computed or cached)"] = time.perf_counter() - started
     no_exception(page)
     shot(page, "9-embeddings")
 
     (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=1))
     print("\nbrowser timings (s):", json.dumps({k: round(v, 2) for k, v in timings.items()}))
-    # Generous bounds so a busy CI machine does not fail the suite; the real figures are in timings.json.
-    assert timings["first page render"] < 15
-    assert max(v for k, v in timings.items() if k.endswith("content shown")) < 10
+
+
+def check_data_text_is_text(page, dataset, split, user: int) -> None:
+    """Names and tags show exactly as in the files; no HTML from them; only http(s) URLs are links."""
+    cells = grid_texts(page)
+    for name in ("*NSYNC", "Ke$ha", "L'Arc~en~Ciel", "<b>x</b>"):
+        assert name in cells, f"{name!r} is not shown verbatim"
+    shown_awkward = {name for name, _ in AWKWARD_ARTISTS} & set(cells)
+    assert "<img src=x onerror=alert(1)>" in shown_awkward  # the most popular artists: in every list
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator("img[src='x']").count() == 0
+    assert main.locator("b", has_text="x").count() == 0
+    assert main.locator("a[href^='javascript']").count() == 0
+    tags = recommend.user_top_tags(dataset, split, user)
+    expected = "Top tags before the test year: " + ", ".join(f"{t} ({n})" for t, n in tags.itertuples(index=False))
+    assert expected in page.inner_text("body"), expected  # `*favourite*`, `<i>seen live</i>`… as written
 
 
 @needs_real_data
 def test_real_data_pages_after_cli_training(tmp_path, browser_page):
-    """The runs of `python -m explorer train --model popularity cmf lightgcn lightgcn-social`, in Chromium."""
+    """The runs of `python -m explorer train --model popularity cmf lightgcn lightgcn-social`, in Chromium.
+
+    One test year, 10 epochs and no precomputed maps keep it cheap: the pages are under test here,
+    not the models (their defaults are tested in tests/test_models.py and tests/test_cli.py).
+    """
     cache = tmp_path / "cache"
     done = subprocess.run(
         [
@@ -257,16 +194,19 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
             "cmf",
             "lightgcn",
             "lightgcn-social",
+            "--years",
+            "2010",
+            "--epochs",
+            "10",
+            "--no-maps",
         ],
         cwd=ROOT,
         env={**os.environ, "EXPLORER_CACHE_DIR": str(cache)},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1800,  # a hang guard
     )
     assert done.returncode == 0, done.stderr
-    from explorer.data import load_dataset
-    from explorer.training import splits_of
 
     (split,) = splits_of(load_dataset(REAL_DATA_DIR), [2010])
     warm_user = int(split.test.loc[split.test["userID"].isin(split.train["userID"]), "userID"].value_counts().index[0])
@@ -275,12 +215,12 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
     with streamlit_server(Path(REAL_DATA_DIR), cache, tmp_path) as base:
         started = time.perf_counter()
         page.goto(base)
-        page.get_by_text("Cached runs").first.wait_for(timeout=60_000)
+        page.get_by_text("Cached runs").first.wait_for(timeout=HANG_GUARD_MS)
         timings["first page render"] = time.perf_counter() - started
         settle(page)
         started = time.perf_counter()
         page.reload()
-        page.get_by_text("Cached runs").first.wait_for(timeout=60_000)
+        page.get_by_text("Cached runs").first.wait_for(timeout=HANG_GUARD_MS)
         timings["first page render, reloaded"] = time.perf_counter() - started
         settle(page)
         no_exception(page)
@@ -298,15 +238,18 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
                 assert charts(page, 4) >= 4
                 assert "notebook LightGCN" in page.inner_text("body")
         page.goto(f"{base}/compare?year=2010&user={warm_user}")
-        page.get_by_text("hit(s)").nth(3).wait_for(timeout=60_000)
+        page.get_by_text("hit(s)").nth(3).wait_for(timeout=HANG_GUARD_MS)
         settle(page)
         no_exception(page)
         charts(page, 1)
-        assert "because you listen to" in page.inner_text("body")
+        page.set_viewport_size({"width": 3200, "height": 1800})  # every column of the narrow lists in view
+        page.wait_for_timeout(500)
+        assert page.locator('[role="columnheader"]', has_text="because you listen to").count() >= 1
+        page.set_viewport_size({"width": 1400, "height": 1800})
         shot(page, "real-8-compare-user")
         page.goto(f"{base}/embeddings?user={warm_user}")
         settle(page)
-        charts(page, 1, timeout=120_000)
+        charts(page, 1, timeout=HANG_GUARD_MS)
         no_exception(page)
         shot(page, "real-9-embeddings-user")
     (ARTIFACTS / "timings-real.json").write_text(json.dumps(timings, indent=1))
