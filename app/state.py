@@ -206,14 +206,19 @@ def setting_label(model: str, params_json: str, year: int) -> str:
     return ", ".join(changed) or "defaults"
 
 
+def column_grid(count: int, per_row: int) -> list:
+    """``count`` Streamlit columns laid out in rows of ``per_row`` (13 models side by side are unreadable)."""
+    rows = [st.columns(per_row) for _ in range(0, count, per_row)]
+    return [column for row in rows for column in row][:count]
+
+
 def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
     """Let the user pick one hyperparameter setting per model; returns the matching rows of ``table``."""
     chosen = []
     models = list(dict.fromkeys(table["model"]))
     if not models:
         return table.iloc[0:0]
-    columns = st.columns(len(models))
-    for column, model in zip(columns, models, strict=True):
+    for column, model in zip(column_grid(len(models), 5), models, strict=True):
         settings = list(dict.fromkeys(table.loc[table["model"] == model, "setting"]))
         settings.sort(key=lambda s: s != "defaults")  # defaults first when present
         picked = column.selectbox(model, settings, key=f"{key}_{model}", help="hyperparameters of the cached runs")

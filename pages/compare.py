@@ -6,6 +6,7 @@ import streamlit as st
 from app import charts
 from app.state import (
     address_keeping_data,
+    column_grid,
     disagreement,
     no_runs_note,
     page_start,
@@ -110,8 +111,7 @@ st.subheader(f"Top {top_n} of each model")
 st.caption("*hit* marks an artist the user really tagged in the test year.")
 lists = {}
 names = dict(zip(history["artistID"], history["name"], strict=True))
-columns = st.columns(len(chosen))
-for column, run in zip(columns, chosen, strict=True):
+for column, run in zip(column_grid(len(chosen), 4), chosen, strict=True):
     recommended = recommend.recommendations(dataset, split, run, user, top_n)
     lists[run.model] = recommended["artistID"].tolist()
     shown = pd.DataFrame({"#": recommended["rank"], "held out": recommended["hit"], "artist": recommended["name"]})

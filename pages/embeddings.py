@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import charts
 from app.state import load_run_or_stop, no_runs_note, page_start, runs_or_stop, splits
+from app.text import literal
 from explorer import maps, projection, recommend
 from explorer.errors import ExplorerError
 from explorer.models import registry
@@ -51,7 +52,7 @@ with st.form("projection_form"):
 try:
     coordinates = projection.cached_projection(key, kind=kind, n_neighbors=n_neighbors, min_dist=min_dist)
 except ExplorerError as error:
-    st.error(str(error))
+    st.error(literal(error))
     st.stop()
 if coordinates is None:
     st.info(
@@ -68,7 +69,7 @@ if coordinates is None:
             progress=lambda step, total, **_: bar.progress(step / max(total, 1), text=f"Projecting… {step}/{total}"),
         )
     except ExplorerError as error:
-        st.error(str(error))
+        st.error(literal(error))
         st.stop()
     bar.empty()
 
@@ -80,7 +81,9 @@ known = options["user"][np.isin(options["user"], run.state["user_ids"])].tolist(
 users = known or options["user"].tolist()
 wanted = st.query_params.get("user")
 if wanted is not None and not (wanted.isdigit() and int(wanted) in users):
-    st.warning(f"The address names user {wanted!r}, who has no held-out artists in {run.year}; pick one below.")
+    st.warning(
+        f"The address names user {literal(repr(wanted))}, who has no held-out artists in {run.year}; pick one below."
+    )
     wanted = None
 user = st.selectbox(
     "Mark a user, their history and their recommendations",

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import charts
 from app.state import load_run, page_start, pick_settings, runs_of, runs_or_stop, splits
+from app.text import literal
 from explorer import comparison, reports, runs
 from explorer.cohorts import COHORTS, assign, cohort_metrics
 from explorer.data import Dataset
@@ -89,7 +90,7 @@ pairs = tuple((model, baseline) for model in models if model != baseline)
 try:
     result = comparison_of(keys, TABLE_METRICS, pairs)
 except ExplorerError as error:
-    st.error(str(error))
+    st.error(literal(error))
     st.stop()
 MARK_NOTE = (
     f"Values are shown with their 95% confidence interval, a bootstrap over test users ({RESAMPLES:,} resamples). "

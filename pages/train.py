@@ -5,6 +5,7 @@ import streamlit as st
 
 from app.charts import sweep_coordinates
 from app.state import cached_runs, page_start, splits, training_queue
+from app.text import literal
 from explorer import runs, sweep
 from explorer.errors import ExplorerError
 from explorer.models import model_class, model_names
@@ -74,7 +75,7 @@ if submitted:
         try:  # validate every request before queueing any, so an error queues nothing
             requests = [(name, year, checked(name, year)) for name in chosen_models for year in sorted(chosen_years)]
         except ExplorerError as error:
-            st.error(str(error))
+            st.error(literal(error))
         else:
             for name, year, values in requests:
                 queue.submit(dataset, year_splits[year], name, values)
@@ -103,7 +104,7 @@ def show_progress() -> None:
                 icon=":material/check_circle:",
             )
         elif job.status == "failed":
-            st.error(f"{job.label}: {job.error}")
+            st.error(f"{job.label}: {literal(job.error)}")
         elif job.status == "mapping":
             st.progress(
                 job.step / job.total if job.total else 0.0, text=f"{job.label}: drawing its embedding map (UMAP)"
@@ -157,12 +158,12 @@ def sweep_form() -> None:
     try:
         chosen_seeds = [int(seed) for seed in seeds.replace(",", " ").split()]
     except ValueError:
-        st.error(f"Seeds must be whole numbers separated by spaces, got {seeds!r}.")
+        st.error(f"Seeds must be whole numbers separated by spaces, got {literal(repr(seeds))}.")
         return
     try:
         request = sweep.plan(dataset, model, years, grid.split(), chosen_seeds, metric)
     except ExplorerError as error:
-        st.error(str(error))
+        st.error(literal(error))
         return
     queue.submit_sweep(dataset, request)
     st.rerun()
@@ -175,7 +176,7 @@ def sweep_results() -> None:
         return
     job = finished[-1]
     if job.status == "failed":
-        st.error(f"{job.label}: {job.error}")
+        st.error(f"{job.label}: {literal(job.error)}")
         return
     result = job.result
     trials = result.table()

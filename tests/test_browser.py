@@ -18,6 +18,7 @@ import pytest
 
 from explorer import recommend
 from explorer.data import load_dataset
+from explorer.models import model_names
 from explorer.synthetic import AWKWARD_ARTISTS
 from explorer.training import splits_of
 from tests.browser import (  # noqa: F401 - re-exported: later tests in this file use them too
@@ -71,6 +72,7 @@ def test_every_page_in_chromium(server, browser_page, demo_dataset):
     page.goto(f"{server}/metrics")
     settle(page)
     page.get_by_text("No cached run").first.wait_for(timeout=HANG_GUARD_MS)
+    page.get_by_role("link", name="Compare users").first.wait_for(timeout=HANG_GUARD_MS)  # the router's links
     assert page.get_by_role("link", name="Compare users").count() == 1
     assert not [text for text in page.evaluate("() => window.__navTexts") if "streamlit app" in text]
     shot(page, "0-deep-link-fresh-server")
@@ -89,19 +91,24 @@ def test_every_page_in_chromium(server, browser_page, demo_dataset):
     for year in ("2008", "2009"):
         page.get_by_role("button", name=f"Remove {year}", exact=True).click()
     page.get_by_text("as set below, for every year").click()
-    for model in ("lightgcn", "lightgcn-social"):
+    for model, field in (
+        ("lightgcn", "epochs"),
+        ("lightgcn-social", "epochs"),
+        ("lightgcn-tags", "epochs"),
+        ("lightgcn-ease", "gcn_epochs"),
+    ):
         expander = page.locator('[data-testid="stExpander"]').filter(
             has=page.get_by_text(f"{model} hyperparameters", exact=True)
         )
         expander.get_by_text(f"{model} hyperparameters", exact=True).click()
-        epochs = expander.get_by_label("epochs", exact=True)
+        epochs = expander.get_by_label(field, exact=True)
         epochs.fill("5")
         epochs.press("Tab")
     shot(page, "2-train-form")
-    page.locator('[data-testid="stFormSubmitButton"] button').click()
+    page.get_by_role("button", name="Train", exact=True).click()  # the form's (the Sweep form has its own)
     page.wait_for_function(
         "() => document.body.innerText.split('trained in').length - 1 + "
-        "document.body.innerText.split('loaded from the cache').length - 1 >= 4",
+        f"document.body.innerText.split('loaded from the cache').length - 1 >= {len(model_names())}",
         timeout=2 * HANG_GUARD_MS,
         polling=500,
     )
@@ -136,11 +143,11 @@ def test_every_page_in_chromium(server, browser_page, demo_dataset):
     warm = split.test[split.test["userID"].isin(split.train["userID"])]
     user = int(warm["userID"].value_counts().index[0])
     page.goto(f"{server}/compare?year=2010&user={user}")
-    page.get_by_text("hit(s)").nth(3).wait_for(timeout=HANG_GUARD_MS)
+    page.get_by_text("hit(s)").nth(len(model_names()) - 1).wait_for(timeout=HANG_GUARD_MS)
     settle(page)
     no_exception(page)
     body = page.inner_text("body")
-    assert body.count("hit(s)") == 4
+    assert body.count("hit(s)") == len(model_names())  # one list per model
     assert "lightgcn-social" in body and "Where the models disagree most" in body
     assert charts(page, 1) >= 1
     shot(page, "8-compare-user")
