@@ -105,7 +105,7 @@ async def one_session(browser, base: str, year: int, user: int, models: int) -> 
         result["times"].append(time.perf_counter() - started)
         started = time.perf_counter()
         await page.get_by_role("link", name="Metrics").first.click()
-        await wait_for_content(page, "NDCG, hit rate and catalogue coverage")
+        await wait_for_content(page, "Metrics compared:")  # the Metrics page's last line
         result["times"].append(time.perf_counter() - started)
         if await page.locator('[data-testid="stException"]').count():
             result["error"] = "exception box: " + (await page.locator('[data-testid="stException"]').first.inner_text())
