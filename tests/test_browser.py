@@ -261,7 +261,6 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
         shot(page, "real-9-embeddings-user")
     (ARTIFACTS / "timings-real.json").write_text(json.dumps(timings, indent=1))
     print("\nreal-data browser timings (s):", json.dumps({k: round(v, 2) for k, v in timings.items()}))
-    assert timings["first page render"] < 15
 
 
 def check_metrics_page(page, base: str, name: str) -> None:
