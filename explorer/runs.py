@@ -59,6 +59,20 @@ def run_key(model: str, params: dict[str, Any], year: int, fingerprint: str) -> 
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def content_id(key: str, root: Path | None = None) -> str:
+    """What a run's stored files hold, as 24 hex digits (a hash of its manifest): it changes whenever the
+    entry is retrained or replaced, so anything computed from a run (statistics, maps) keyed by it refreshes.
+
+    Raises:
+        CacheError: there is no such entry, or it has no manifest.
+    """
+    try:
+        manifest = ((root or cache_dir()) / key / MANIFEST).read_bytes()
+    except OSError:
+        raise CacheError(f"There is no cached run {key}.") from None
+    return hashlib.sha256(manifest).hexdigest()[:24]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -14,6 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from explorer import runs, sweep
+from explorer.sweep import runner as sweep_runner
+from explorer.training import interactions_of
 from explorer.cli import main
 from explorer.errors import ModelFitError, ParameterError
 
@@ -81,13 +83,13 @@ def test_a_failed_trial_is_reported_and_does_not_win(demo_dataset, monkeypatch):
     def diverge(*args, **kwargs):
         raise ModelFitError("lightgcn's loss became nan at epoch 1; lower the learning rate (now 1.0) and train again.")
 
-    monkeypatch.setattr(sweep, "train_and_evaluate", diverge)
+    monkeypatch.setattr(sweep_runner, "train_and_evaluate", diverge)
     spec = {"year": 2010, "point": {"lr": 1.0}, "seed": 0, "params": {"lr": 1.0}}
-    outcome = sweep._trial({"trial": spec}, demo_dataset, "lightgcn", "mrr", 1.0)
+    outcome = sweep_runner._trial({"trial": spec}, demo_dataset, "lightgcn", "mrr", 1.0)
     assert outcome["failed"] and "loss became nan" in outcome["error"]
 
-    failed = sweep._trial_of(SimpleNamespace(config={"trial": spec}, metrics=outcome, error=None))
-    crashed = sweep._trial_of(
+    failed = sweep_runner._trial_of(SimpleNamespace(config={"trial": spec}, metrics=outcome, error=None))
+    crashed = sweep_runner._trial_of(
         SimpleNamespace(config={"trial": {**spec, "point": {"lr": 0.5}}}, metrics={}, error=RuntimeError("boom"))
     )
     fine = sweep.Trial(2010, {"lr": 0.01}, 0, value=0.02)
@@ -127,7 +129,7 @@ def test_invalid_sweep_requests_give_one_sentence(demo_dataset):
     with pytest.raises(ParameterError, match="has no seed"):
         sweep.plan(demo_dataset, "popularity", [2010], seeds=[0, 1])
     with pytest.raises(ParameterError, match="validation year"):
-        sweep.plan(demo_dataset, "lightgcn", [sorted(sweep.interactions_of(demo_dataset)["year"].unique())[1]])
+        sweep.plan(demo_dataset, "lightgcn", [sorted(interactions_of(demo_dataset)["year"].unique())[1]])
 
 
 def test_cli_invalid_grid_value_exits_2_with_one_sentence_before_ray_starts(demo_dir, capsys):
