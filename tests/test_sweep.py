@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import pytest
 
 from explorer import runs, sweep
-from explorer.sweep import runner as sweep_runner
-from explorer.training import interactions_of
 from explorer.cli import main
 from explorer.errors import ModelFitError, ParameterError
+from explorer.sweep import runner as sweep_runner
+from explorer.training import interactions_of
 
 
 def _processes_of(session_dir: str) -> str:
