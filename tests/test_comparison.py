@@ -74,6 +74,13 @@ def test_compare_has_the_documented_shape(family):
     assert "every pair of the 7 models" in family["family"]["sentence"]
 
 
+def test_the_page_and_compare_decide_the_same_on_the_same_models_and_metrics(many, family):
+    page = comparison.compare(many, ["recall@10", "mrr"], resamples=2000, values=["recall@50", "ndcg@10"])
+    assert [p["decision"] for p in _pairs(page)] == [p["decision"] for p in _pairs(family)]
+    assert [p["p_adjusted"] for p in _pairs(page)] == [p["p_adjusted"] for p in _pairs(family)]
+    assert set(page["years"]["2010"]["models"]["best"]) == {"recall@10", "mrr", "recall@50", "ndcg@10"}
+
+
 def test_no_random_p_is_below_its_floor_and_floor_values_are_flagged(family):
     for pair in _pairs(family):
         assert pair["p"] >= 2 / (pair["patterns"] + 1) - 1e-15

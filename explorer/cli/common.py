@@ -155,12 +155,12 @@ def obtain(
     args: argparse.Namespace, models: Sequence[str], loaded: tuple[Dataset, list[Split]] | None = None
 ) -> dict[str, list[Run]]:
     """The runs of ``models`` for ``args.years`` (one per seed where ``--seeds`` is given), year by year."""
-    chosen = parse_params(getattr(args, "params", None), models)  # every mistake fails before data is read
+    given = parse_params(getattr(args, "params", None), models)  # every mistake fails before data is read
     seed_plan = {model: seed_list(args, model) for model in models}
     dataset, splits = loaded or load(args)
     results: dict[str, list[Run]] = {}
     for model in models:
-        params, seeds = chosen[model], seed_plan[model]
+        params, seeds = given[model], seed_plan[model]
         for split in splits:
             for seed in seeds:
                 label = f"{model} {split.year}" + (f" seed {seed}" if seed is not None else "")
