@@ -7,7 +7,8 @@ same decisions everywhere.
 
 * ``test="signflip"`` (default): each pair's paired sign-flip permutation test, Holm-corrected over the family.
   Tests whose p sits at the floor ``2 / (B + 1)`` while the floor could decide them get more sign patterns until
-  the floor times Holm's multiplier is below alpha (capped); what stays at the floor is reported as a bound.
+  the floor times Holm's multiplier is below alpha, and so do tests whose decision is within Monte Carlo error
+  of their Holm threshold (both capped); what stays at the floor is reported as a bound.
   ``ci_adjusted`` is the normal bootstrap interval at the Holm-consistent level ``1 - alpha / c``.
 * ``test="tukey"``: the randomised Tukey HSD per metric and year (Bonferroni over those blocks), with its own
   simultaneous intervals, exactly consistent with its decisions.
@@ -179,7 +180,7 @@ def _holm_family(
     works: Mapping[int, YearSummaries],
     alpha: float,
 ) -> list[dict[str, Any]]:
-    """Holm over the family, drawing more sign patterns for the floor tests whose decision the floor sets."""
+    """Holm over the family; more sign patterns where the floor or Monte Carlo error could set a decision."""
     chunks = dict.fromkeys(tests, 0)
     for rounds in range(MAX_ROUNDS + 1):
         p, bound, patterns, less, greater = _signflip_p(tests, records, chunks)
@@ -235,7 +236,12 @@ def _holm_family(
     ]
 
 
-def _signflip_p(tests, records, chunks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _signflip_p(
+    tests: list[tuple[int, str, str, str]],
+    records: Mapping[tuple[int, str, str, str], dict],
+    chunks: Mapping[tuple[int, str, str, str], int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(p, is_bound, patterns, less, greater)`` of each test with its first ``chunks[test]`` extension chunks."""
     less, greater, patterns, exact = [], [], [], []
     for t in tests:
         record, n = records[t], chunks[t]
@@ -305,8 +311,18 @@ def _turned(pair: dict[str, Any]) -> dict[str, Any]:
     low, high = pair["ci"]
     adj_low, adj_high = pair["ci_adjusted"]
     decision = {"a": "b", "b": "a"}.get(pair["decision"], "none")
-    turned = {**pair, "a": pair["b"], "b": pair["a"], "diff": -pair["diff"], "effect": -pair["effect"]}
-    return turned | {"ci": [-high, -low], "ci_adjusted": [-adj_high, -adj_low], "decision": decision, "rel_diff": None}
+    diff, relative = pair["diff"], pair["rel_diff"]
+    if relative is None or diff == 0:
+        turned_relative = None if relative is None else 0.0
+    else:  # diff / value_b → -diff / value_a, value_a = value_b + diff
+        turned_relative = -diff / (diff / relative + diff) if diff / relative + diff else None
+    turned = {**pair, "a": pair["b"], "b": pair["a"], "diff": -diff, "effect": -pair["effect"]}
+    return turned | {
+        "ci": [-high, -low],
+        "ci_adjusted": [-adj_high, -adj_low],
+        "decision": decision,
+        "rel_diff": turned_relative,
+    }
 
 
 def verdict_of(result: dict[str, Any], a: str, b: str, metric: str) -> str:
@@ -371,3 +387,15 @@ def leaderboard(result: dict[str, Any], metric: str) -> pd.DataFrame:
     order = latest.sort_values(ascending=False, na_position="last").index
     rank = frame["model"].map({m: i for i, m in enumerate(order)})
     return frame.assign(_rank=rank).sort_values(["_rank", "year"]).drop(columns="_rank").reset_index(drop=True)
+
+
+def leaderboard_of(
+    runs: Mapping[str, Sequence[Run]],
+    metric: str,
+    *,
+    family: Sequence[str] | None = None,
+    test: str = "signflip",
+    **settings: Any,
+) -> pd.DataFrame:
+    """:func:`leaderboard` of ``metric`` over the family of ``runs`` × ``family`` metrics (default: ``metric``)."""
+    return leaderboard(compare(runs, family or [metric], test=test, **settings), metric)

@@ -43,29 +43,16 @@ def tidy(result: dict) -> pd.DataFrame:
     :func:`explorer.comparison.leaderboard`); metrics reported without tests (``values``) leave them empty.
     A year a model lacks is a row with ``missing`` True and no value.
     """
+    extra = [metric for metric in result.get("values", []) if metric not in result["metrics"]]
+    renamed = comparison_values(result).rename(columns={"low": "ci_low", "high": "ci_high", "sd": "seed_sd"})
+    missing = [
+        {"metric": metric, "year": int(year), "model": model, "missing": True}
+        for metric in extra
+        for year, block in result["years"].items()
+        for model in block["missing"]
+    ]
     frames = [leaderboard(result, metric) for metric in result["metrics"]]
-    for metric in result.get("values", []):
-        if metric in result["metrics"]:
-            continue
-        rows = []
-        for year, block in result["years"].items():
-            for model, metrics in block["models"].items():
-                entry = metrics[metric]
-                rows.append(
-                    {
-                        "metric": metric,
-                        "year": int(year),
-                        "model": model,
-                        "value": entry["value"],
-                        "ci_low": entry["ci"][0],
-                        "ci_high": entry["ci"][1],
-                        "seeds": entry.get("seeds", 1),
-                        "seed_sd": entry.get("sd"),
-                        "missing": False,
-                    }
-                )
-            rows += [{"metric": metric, "year": int(year), "model": m, "missing": True} for m in block["missing"]]
-        frames.append(pd.DataFrame(rows))
+    frames += [renamed[renamed["metric"].isin(extra)].assign(missing=False), pd.DataFrame(missing)]
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     return frame.reindex(columns=TIDY_COLUMNS).sort_values(["metric", "year"], kind="stable").reset_index(drop=True)
 
@@ -126,25 +113,28 @@ def pairs_table(result: dict, a: str | None = None, b: str | None = None) -> pd.
     """One row per tested pair, metric and year (or only ``a`` vs ``b``): difference with its 95% CI and its
     adjusted CI, p and adjusted p (2 significant figures, bounds as ``< x``), effect d_z and relative difference."""
     adjusted = "Holm p" if result["test"] == "signflip" else "Tukey p"
-    rows = []
-    for year, block in result["years"].items():
-        for pair in block["pairs"]:
-            if a is not None and {pair["a"], pair["b"]} != {a, b}:
-                continue
-            rows.append(
-                {
-                    "year": int(year),
-                    "a": pair["a"],
-                    "b": pair["b"],
-                    "metric": metric_label(pair["metric"]),
-                    "diff (a − b)": interval_text(pair["diff"], pair["ci"]),
-                    "adjusted CI": "[{:.4f}, {:.4f}]".format(*pair["ci_adjusted"]),
-                    "p": format_p(pair["p"], pair["p_is_bound"]),
-                    adjusted: format_p(pair["p_adjusted"], pair["p_adjusted_is_bound"]),
-                    "effect d_z": round(pair["effect"], 3),
-                    "relative": None if pair["rel_diff"] is None else f"{pair['rel_diff']:+.1%}",
-                }
-            )
+    if a is None:
+        chosen = [(int(year), pair) for year, block in result["years"].items() for pair in block["pairs"]]
+    else:  # seen as a − b, whichever order the family holds the pair in
+        found = [
+            (year, pair) for metric in result["metrics"] for year, pair in pair_entries(result, a, b, metric).items()
+        ]
+        chosen = sorted(found, key=lambda item: item[0])
+    rows = [
+        {
+            "year": year,
+            "a": pair["a"],
+            "b": pair["b"],
+            "metric": metric_label(pair["metric"]),
+            "diff (a − b)": interval_text(pair["diff"], pair["ci"]),
+            "adjusted CI": "[{:.4f}, {:.4f}]".format(*pair["ci_adjusted"]),
+            "p": format_p(pair["p"], pair["p_is_bound"]),
+            adjusted: format_p(pair["p_adjusted"], pair["p_adjusted_is_bound"]),
+            "effect d_z": round(pair["effect"], 3),
+            "relative": None if pair["rel_diff"] is None else f"{pair['rel_diff']:+.1%}",
+        }
+        for year, pair in chosen
+    ]
     columns = ["year", "a", "b", "metric", "diff (a − b)", "adjusted CI", "p", adjusted, "effect d_z", "relative"]
     return pd.DataFrame(rows, columns=columns)
 

@@ -34,8 +34,9 @@ def comparison_of(keys: tuple[str, ...], contents: tuple[str, ...]) -> dict:  # 
 
 
 @st.cache_data(show_spinner="Computing cohort metrics…", max_entries=32)
-def cohorts_of(keys: tuple[str, ...], family: str, fingerprint: str, _dataset: Dataset) -> pd.DataFrame:  # noqa: ARG001
-    """Cohort metrics with CIs of the runs ``keys`` (long form, see explorer.reports.cohort_rows)."""
+def cohorts_of(keys: tuple[str, ...], contents: tuple[str, ...], family: str, _dataset: Dataset) -> pd.DataFrame:  # noqa: ARG001
+    """Cohort metrics with CIs of the runs ``keys`` (long form, see explorer.reports.cohort_rows); ``contents``
+    (the runs' content ids, which name the data set too) key the cache, so a retrained run is recomputed."""
     rows = []
     for key in keys:
         run = load_run(key)
@@ -114,7 +115,19 @@ st.dataframe(mrr, hide_index=True, key="mrr_table")
 downloads(mrr, "mrr", MARK_NOTE)
 st.caption(MARK_NOTE)
 tidy = reports.tidy(result)  # one row per (year, model, metric): the export a researcher can load
-st.download_button("results.csv (tidy)", tidy.to_csv(index=False).encode(), "results.csv", "text/csv", key="tidy")
+left, right = st.columns(2)
+left.download_button("results.csv (tidy)", tidy.to_csv(index=False).encode(), "results.csv", "text/csv", key="tidy")
+right.download_button(  # built on click: per (model, year, user) hits@K, reciprocal-rank sums and cohorts
+    "per_user.csv",
+    lambda: (
+        reports.per_user(chosen, {r.year: assign(splits(dataset)[r.year], dataset.friends) for r in chosen})
+        .to_csv(index=False)
+        .encode()
+    ),
+    "per_user.csv",
+    "text/csv",
+    key="per_user",
+)
 if reference:
     st.caption(reports.NOTEBOOK_NOTE)
 
@@ -162,7 +175,7 @@ cohort_year = right.selectbox("Test year", years, index=len(years) - 1, key="coh
 year_keys = tuple(
     runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen if r.year == cohort_year
 )
-cohort_table = cohorts_of(year_keys, family, dataset.fingerprint, dataset)
+cohort_table = cohorts_of(year_keys, tuple(map(runs.content_id, year_keys)), family, dataset)
 st.plotly_chart(charts.cohort_bars(cohort_table, cohort_metric, family), key="cohort_chart")
 shown_cohorts = reports.cohort_table(cohort_table, cohort_metric)
 st.dataframe(shown_cohorts, hide_index=True, key="cohort_table")

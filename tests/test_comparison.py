@@ -15,6 +15,7 @@ from explorer.errors import ParameterError
 from explorer.pair_store import PairStore
 from explorer.per_user import per_user_frame
 from explorer.training import Run
+from tests.conftest import scipy_sign_flip_p
 
 
 def _run(model: str, year: int, ranks: list[float] | np.ndarray, users=None, seed: int = 0) -> Run:
@@ -128,14 +129,7 @@ def test_tukey_with_two_models_is_the_randomisation_test_and_its_intervals_match
     two = comparison.compare({m: many[m] for m in ("base", "more")}, ["recall@10"], test="tukey", store=None)
     pair = two["years"]["2010"]["pairs"][0]
     a, b = (per_user_frame(many[m][1:]) for m in ("base", "more"))
-    theirs = scipy_stats.permutation_test(
-        (a["hits@10"].to_numpy(float), b["hits@10"].to_numpy(float)),
-        lambda x, y, axis=-1: (x - y).sum(axis),
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=9_999,
-        rng=np.random.default_rng(0),
-    ).pvalue
+    theirs = scipy_sign_flip_p(a["hits@10"].to_numpy(float), b["hits@10"].to_numpy(float))
     assert pair["p"] == pytest.approx(theirs, abs=0.02)
     result = comparison.compare(many, ["recall@10", "mrr"], test="tukey", resamples=2000, store=None)
     for pair in _pairs(result):
@@ -250,3 +244,14 @@ def test_band_width_counts_the_methods_known_differences():
         np.zeros(2, dtype=bool),
     )
     assert in_band.tolist() == [True, False]
+
+
+def test_a_pair_asked_the_other_way_round_is_turned_around(family):
+    forward = reports.pairs_table(family, "base", "best")
+    backward = reports.pairs_table(family, "best", "base")
+    assert set(forward["a"]) == {"base"} and set(backward["a"]) == {"best"} and len(forward) == 4
+    entry = comparison.pair_entries(family, "best", "base", "mrr")[2010]
+    values = family["years"]["2010"]["models"]
+    assert entry["diff"] == pytest.approx(values["best"]["mrr"]["value"] - values["base"]["mrr"]["value"])
+    assert entry["rel_diff"] == pytest.approx(entry["diff"] / values["base"]["mrr"]["value"])
+    assert entry["decision"] == "a" and entry["ci"][0] > 0
