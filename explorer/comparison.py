@@ -274,6 +274,9 @@ def _tukey_family(
         for metric, values in works[year].tukey_ranges([m for y, m in blocks if y == year]).items():
             ranges[(year, metric)] = values
     level = alpha / max(len(blocks), 1)
+    if tests and level * (len(next(iter(ranges.values()))) + 1) <= 1:
+        need = math.ceil(len(blocks) / alpha)
+        raise ParameterError(f"The Tukey test over {len(blocks)} metric-years needs at least {need} resamples.")
     entries = []
     for t in tests:
         record, draws = records[t], ranges[(t[0], t[3])]

@@ -255,3 +255,8 @@ def test_a_pair_asked_the_other_way_round_is_turned_around(family):
     assert entry["diff"] == pytest.approx(values["best"]["mrr"]["value"] - values["base"]["mrr"]["value"])
     assert entry["rel_diff"] == pytest.approx(entry["diff"] / values["base"]["mrr"]["value"])
     assert entry["decision"] == "a" and entry["ci"][0] > 0
+
+
+def test_too_few_permutations_for_tukey_is_a_one_sentence_error(many):
+    with pytest.raises(ParameterError, match="needs at least 80 resamples"):
+        comparison.compare(many, ["recall@10", "mrr"], test="tukey", resamples=60, store=None)
