@@ -124,14 +124,17 @@ class Bar:
 
     def __init__(self, label: str, enabled: bool, unit: str = "epoch", stream: TextIO | None = None) -> None:
         self.label, self.enabled, self.unit, self.bar = label, enabled, unit, None
-        self.stream = stream or sys.stderr
-        self.plain = not _is_terminal(self.stream)
+        self._stream = stream  # None: sys.stderr when written to (a Bar is pickled with a sweep's callback)
         self.next_line = 0
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stderr
 
     def __call__(self, step: int, total: int, **metrics: float) -> None:
         if not self.enabled:
             return
-        if self.plain:
+        if not _is_terminal(self.stream):
             self._line(step, total, metrics)
             return
         if self.bar is None:
