@@ -250,7 +250,7 @@ def no_runs_note(what: str) -> None:
 
 def run_token(run: Run) -> str:
     """What identifies a loaded run's contents: its cache key and when it was trained."""
-    return f"{runs.run_key(run.model, run.params, run.year, run.data['fingerprint'])}@{run.created}"
+    return f"{run.key}@{run.created}"
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

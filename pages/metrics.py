@@ -9,7 +9,7 @@ import streamlit as st
 from app import charts
 from app.state import load_run, page_start, pick_settings, runs_of, runs_or_stop, splits
 from app.text import literal
-from explorer import comparison, reports, runs
+from explorer import comparison, reports
 from explorer.cohorts import COHORTS, assign, cohort_metrics
 from explorer.data import Dataset
 from explorer.errors import ExplorerError
@@ -61,7 +61,7 @@ table = runs_or_stop(dataset)
 
 st.caption("One hyperparameter setting per model (the cached ones):")
 chosen = runs_of(pick_settings(table, "metrics_setting"))
-keys = tuple(runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen)
+keys = tuple(r.key for r in chosen)
 seed_keys = tuple(  # every cached seed of each chosen setting
     key
     for key, model, year, params in zip(table["key"], table["model"], table["year"], table["params"], strict=True)
@@ -167,7 +167,7 @@ family = left.radio("Cohorts", list(COHORTS), horizontal=True, key="cohort_famil
 cohort_metric = mid.radio("Metric", ["R@10", "MRR", "NDCG@10"], horizontal=True, key="cohort_metric")
 cohort_year = right.selectbox("Test year", years, index=len(years) - 1, key="cohort_year")
 year_keys = tuple(
-    runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen if r.year == cohort_year
+    r.key for r in chosen if r.year == cohort_year
 )
 cohort_table = cohorts_of(year_keys, family, dataset.fingerprint, dataset)
 st.plotly_chart(charts.cohort_bars(cohort_table, cohort_metric, family), key="cohort_chart")
