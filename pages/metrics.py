@@ -166,9 +166,7 @@ left, mid, right = st.columns(3)
 family = left.radio("Cohorts", list(COHORTS), horizontal=True, key="cohort_family")
 cohort_metric = mid.radio("Metric", ["R@10", "MRR", "NDCG@10"], horizontal=True, key="cohort_metric")
 cohort_year = right.selectbox("Test year", years, index=len(years) - 1, key="cohort_year")
-year_keys = tuple(
-    r.key for r in chosen if r.year == cohort_year
-)
+year_keys = tuple(r.key for r in chosen if r.year == cohort_year)
 cohort_table = cohorts_of(year_keys, family, dataset.fingerprint, dataset)
 st.plotly_chart(charts.cohort_bars(cohort_table, cohort_metric, family), key="cohort_chart")
 shown_cohorts = reports.cohort_table(cohort_table, cohort_metric)
