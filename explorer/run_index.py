@@ -101,11 +101,31 @@ COLUMNS = [
 ]
 
 
+_tables: dict[str, tuple[list, pd.DataFrame]] = {}  # root → (the listing it was built from, the table)
+
+
 def table(root: Path) -> pd.DataFrame:
     """One row per cached run: key, model, year, params (JSON), seed, main metrics, fit time, device, data,
-    and whether it is stale (made by other code or library versions: ``stale``, ``status``, ``stale_because``)."""
+    and whether it is stale (made by other code or library versions: ``stale``, ``status``, ``stale_because``).
+
+    A copy: built once per listing of the index.
+    """
+    listing = list(entries(root))
+    built = _tables.get(str(root))
+    if built is not None and len(built[0]) == len(listing) and all(map(_same, built[0], listing)):
+        return built[1].copy()
+    frame = _table(listing)
+    _tables[str(root)] = (listing, frame)
+    return frame.copy()
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and a[1] is b[1] and a[2] is b[2]  # the same key, parsed from the same write
+
+
+def _table(listing: list[tuple[str, dict, dict]]) -> pd.DataFrame:
     rows = []
-    for key, config, details in entries(root):
+    for key, config, details in listing:
         because = staleness(config)
         rows.append(
             {
