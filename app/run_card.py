@@ -29,7 +29,7 @@ def card_rows(card: dict[str, Any]) -> pd.DataFrame:
         "data fingerprint": card["data"]["fingerprint"],
         "data folder": card["data"]["path"],
         "synthetic data": "yes" if card["data"].get("synthetic") else "no",
-        "code fingerprint": card["code"]["fingerprint"],
+        "code fingerprint": f"{card['code']['fingerprint']} (over {len(card['code']['files'])} files)",
         "code files": ", ".join(card["code"]["files"]),
         "library versions": ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
         "python": card["python"],
@@ -50,9 +50,11 @@ def show_run_card(key: str) -> None:
     except ExplorerError as error:
         st.error(literal(error))
         return
-    st.dataframe(card_rows(card), hide_index=True, key=f"run_card_{key}", width="stretch")
+    rows = card_rows(card)
+    height = 35 * (len(rows) + 1) + 3  # every field in view, no inner scrolling
+    st.dataframe(rows, hide_index=True, key=f"run_card_{key}", width="stretch", height=height)
     st.caption("The command that re-creates this run (then `runs reproduce` retrains it and compares):")
-    st.code(card["command"], language="bash")
+    st.code(card["command"], language="bash", wrap_lines=True)
     st.download_button(
         "Download the run card (JSON)",
         json.dumps(card, indent=1),
@@ -102,5 +104,6 @@ def cached_runs_panel(table: pd.DataFrame, busy: bool) -> None:
         st.session_state["deletions"] = st.session_state.get("deletions", 0) + 1  # forget the old selection
         st.rerun()
     with st.expander("Run card: everything needed to re-create a run"):
-        labels = {f"{r.model} {r.year} · {r.setting} · {r.key}": r.key for r in table.itertuples()}
+        ordered = table.sort_values("stale", kind="stable")  # current runs first
+        labels = {f"{r.model} {r.year} · {r.setting} · {r.key}": r.key for r in ordered.itertuples()}
         show_run_card(labels[st.selectbox("Run", list(labels), key="run_card_choice")])

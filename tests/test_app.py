@@ -378,7 +378,7 @@ def test_train_page_marks_stale_runs_deletes_them_and_shows_a_run_card(monkeypat
     table = frame_with(at, "model", "setting", "year", "status")
     assert sorted(table["status"]) == ["", runs.STALE]
     card = frame_with(at, "field", "value")
-    assert {"code fingerprint", "library versions", "data folder", "git commit"} <= set(card["field"])
+    assert {"code fingerprint", "code files", "library versions", "data folder", "git commit"} <= set(card["field"])
     assert str(demo_dir) in set(card["value"])  # the data path as text
     assert at.get("download_button")  # the card as JSON
     assert any("python -m explorer train --model popularity" in code.value for code in at.code)
