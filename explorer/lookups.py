@@ -9,12 +9,12 @@ the function that computes it from a :class:`Inputs`:
 * ``known`` ``[users]``: whether the model ranks the user personally (:meth:`Recommender.knows`; the others
   get the popularity ranking);
 * ``num``, ``den`` ``[users, len(metrics)]``: the user's numerator and denominator of each metric of
-  :data:`explorer.comparison.CI_METRICS` (:func:`explorer.evaluation.user_contributions`), so statistics
-  never re-read the ranks; ``metrics`` names the columns.
+  :data:`METRICS` (= :data:`explorer.comparison.CI_METRICS`; :func:`explorer.evaluation.user_contributions`),
+  so statistics never re-read the ranks; ``metrics`` names the columns.
 
 Another per-user array is one more line in :data:`ARRAYS`. Besides these arrays the run stores its own
 bootstrap CIs (:func:`intervals`, small, in ``metrics.json``): 10,000 user resamples, seed 0, the percentile
-interval, computed by :mod:`explorer.stats` as :func:`explorer.comparison.metric_intervals` does.
+interval, computed by :mod:`explorer.stats` as :func:`explorer.summaries.metric_intervals` does.
 
 Stored as one ``.npz`` (:func:`save`, :func:`load`): no pickle, ``allow_pickle=False`` on load.
 """
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from explorer.evaluation import Evaluation, parse_metric, user_contributions
+from explorer.evaluation import NDCG_KS, RECALL_KS, Evaluation, parse_metric, user_contributions
 from explorer.models.base import Recommender
 from explorer.protocol import Split
 
@@ -38,11 +38,21 @@ INTERVAL_RESAMPLES = 10_000
 INTERVAL_SEED = 0
 
 
-def metric_names() -> list[str]:
-    """The metrics whose per-user sums and CIs a run stores (:data:`explorer.comparison.CI_METRICS`)."""
-    from explorer.comparison import CI_METRICS  # imported here: comparison imports training, which imports us
+# The metrics whose per-user sums and CIs a run stores: every metric the tables show with a CI, the list
+# :data:`explorer.comparison.CI_METRICS` names (a test keeps the two equal). Spelled out here rather than
+# imported: comparison's imports (the statistics store, the cache) would put most of the package in every
+# run's code fingerprint, and only this list's value, not comparison's code, shapes the stored numbers.
+METRICS = (
+    *(f"recall@{k}" for k in RECALL_KS),
+    "mrr",
+    *(f"ndcg@{k}" for k in NDCG_KS),
+    *(f"hit_rate@{k}" for k in RECALL_KS),
+)
 
-    return list(CI_METRICS)
+
+def metric_names() -> list[str]:
+    """:data:`METRICS` as a list."""
+    return list(METRICS)
 
 
 @dataclass

@@ -194,7 +194,7 @@ def test_each_test_users_top_50_hits_known_and_sums_are_stored(tmp_path, cmf_run
     expected = [[(int(u), int(i)) in held_out for i in row] for u, row in zip(users, stored["top_items"], strict=True)]
     assert np.array_equal(stored["hits"], np.array(expected)) and stored["hits"].any()
     assert np.array_equal(stored["known"], loaded.recommender().knows(users)) and not stored["known"].all()
-    assert list(stored["metrics"]) == comparison.CI_METRICS
+    assert list(stored["metrics"]) == comparison.CI_METRICS  # the metrics the tables show with a CI
     _, num, den = user_contributions(cmf_run.ranks, comparison.CI_METRICS)
     assert np.array_equal(stored["num"], num) and np.array_equal(stored["den"], den)
     recall = comparison.CI_METRICS.index("recall@10")
@@ -204,10 +204,10 @@ def test_each_test_users_top_50_hits_known_and_sums_are_stored(tmp_path, cmf_run
 
 
 def test_the_runs_own_cis_are_stored_and_equal_the_bootstrap_of_its_ranks(tmp_path, cmf_run):
-    from explorer import comparison
+    from explorer import summaries
 
     loaded = runs.load(runs.save(cmf_run, tmp_path).name, tmp_path)
-    assert loaded.intervals["ci"] == comparison.metric_intervals([cmf_run])
+    assert loaded.intervals["ci"] == summaries.metric_intervals([cmf_run])
     assert loaded.intervals["resamples"] == 10_000 and loaded.intervals["seed"] == 0
     low, high = loaded.intervals["ci"]["recall"]["10"]
     assert low < loaded.metrics["recall"]["10"] < high
