@@ -145,8 +145,7 @@ class TrainingQueue:
                 job.run = runs.run_for(dataset, split, job.model, job.params, progress=job.progress)
                 if model_class(job.model).has_embeddings:  # a model with embeddings: draw its default map now
                     job.status, job.step, job.total = "mapping", 0, 0
-                    key = runs.run_key(job.model, job.run.params, job.year, dataset.fingerprint)
-                    projection.projection_for(key, progress=job.progress)
+                    projection.projection_for(job.run.key, progress=job.progress)
                 job.status = "done"
             except ExplorerError as error:
                 job.status, job.error = "failed", str(error)

@@ -187,10 +187,17 @@ def load_run_or_stop(key: str) -> Run:
         st.stop()
 
 
-def cached_runs(dataset: Dataset) -> pd.DataFrame:
-    """The run cache's entries for this data set (one row per run; see :func:`explorer.runs.table`)."""
+def cached_runs(dataset: Dataset, *, include_stale: bool = False) -> pd.DataFrame:
+    """The run cache's entries for this data set (one row per run; see :func:`explorer.runs.table`).
+
+    Only current runs unless ``include_stale``: a run made by other code (or of a model not registered
+    here) is never shown as a result; the Train page lists it, marked, to delete it.
+    """
     table = runs.table()
-    table = table[table["data"] == dataset.fingerprint].copy()
+    keep = table["data"] == dataset.fingerprint
+    if not include_stale:
+        keep &= table["status"] == "current"
+    table = table[keep].copy()
     table["setting"] = [
         setting_label(model, params, year)
         for model, params, year in zip(table["model"], table["params"], table["year"], strict=True)
@@ -201,7 +208,10 @@ def cached_runs(dataset: Dataset) -> pd.DataFrame:
 def setting_label(model: str, params_json: str, year: int) -> str:
     """``defaults`` or the hyperparameters that differ from the model's defaults for that test year."""
     params = json.loads(params_json)
-    defaults = model_class(model).defaults_for(year)
+    try:
+        defaults = model_class(model).defaults_for(year)
+    except ExplorerError:  # a plugin model not loaded in this server: every value is shown
+        defaults = {}
     changed = [f"{k}={v}" for k, v in params.items() if defaults.get(k) != v]
     return ", ".join(changed) or "defaults"
 
@@ -250,7 +260,7 @@ def no_runs_note(what: str) -> None:
 
 def run_token(run: Run) -> str:
     """What identifies a loaded run's contents: its cache key and when it was trained."""
-    return f"{runs.run_key(run.model, run.params, run.year, run.data['fingerprint'])}@{run.created}"
+    return f"{run.key}@{run.created}"
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

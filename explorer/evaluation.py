@@ -221,7 +221,7 @@ class Evaluation:
     Attributes:
         ranks: ``user, item, ranks, norm_ranks, test_year, cold`` per test row (notebook order).
         metrics: The dictionary of :func:`summarise`.
-        top_items: ``[num_test_users, 10]`` artist ids of each test user's top-10 list.
+        top_items: ``[num_test_users, list_length]`` artist ids of each test user's top list (-1 padding).
         test_users: Sorted ids of the test users (rows of ``top_items``).
     """
 
@@ -241,13 +241,15 @@ def seen_pairs(split: Split, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     )
 
 
-def evaluate(score: Callable[[np.ndarray], np.ndarray], split: Split) -> Evaluation:
+def evaluate(score: Callable[[np.ndarray], np.ndarray], split: Split, list_length: int = COVERAGE_K) -> Evaluation:
     """Evaluate a scoring function on a split, all test users at once.
 
     Args:
         score: Maps user ids ``[n]`` to scores ``[n, len(split.items)]`` over the split's catalogue
             (a fitted model's ``score``).
         split: The forward-chaining split.
+        list_length: Length of the top lists returned (at least the coverage cut-off, 10); the first 10
+            columns are the top-10 lists, whatever the length.
     """
     test = split.test
     users = np.unique(test["userID"].to_numpy())
@@ -269,10 +271,10 @@ def evaluate(score: Callable[[np.ndarray], np.ndarray], split: Split) -> Evaluat
             "cold": np.isin(test["userID"].to_numpy(), split.cold_users()),
         }
     )
-    top = top_k(scores, seen, COVERAGE_K)
+    top = top_k(scores, seen, max(list_length, COVERAGE_K))
     return Evaluation(
         ranks=ranked,
-        metrics=summarise(ranked, top, len(split.items)),
+        metrics=summarise(ranked, top[:, :COVERAGE_K], len(split.items)),
         top_items=np.where(top >= 0, split.items[np.maximum(top, 0)], -1) if len(split.items) else top,
         test_users=users,
     )

@@ -1,24 +1,34 @@
-"""Fit one model on one forward-chaining split, evaluate it, and time both: a :class:`Run`."""
+"""Fit one model on one forward-chaining split, evaluate it, and time both: a :class:`Run`.
+
+A run also carries what made it (:mod:`explorer.provenance`: the code's fingerprint, the device kind, the
+library versions, the git commit) and what pages look up per test user (:mod:`explorer.lookups`), all
+computed here, when it is trained. A run read from the cache loads its heavy parts (``ranks``, ``state``,
+``lookups``, ``test_users``, ``top_items``) on first access only (:meth:`Run.deferred`), so a page that
+lists runs and reads their metrics and CIs never parses a ranks table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import platform
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from explorer import lookups, provenance
 from explorer.beyond import beyond_metrics, tags_before
 from explorer.data import Dataset
-from explorer.evaluation import evaluate
+from explorer.evaluation import COVERAGE_K, evaluate
 from explorer.models import ProgressCallback, Recommender, model_class
 from explorer.protocol import DEFAULT_YEARS, Split, build_interactions, check_years, forward_chaining_split
 
-VERSIONED_PACKAGES = ("numpy", "pandas", "scipy", "torch", "torch-geometric", "cmfrec")
+logger = logging.getLogger(__name__)
+
+HEAVY = ("ranks", "state", "lookups", "test_users", "top_items")  # read from the cache on first access
 
 
 @dataclass
@@ -34,13 +44,17 @@ class Run:
         ranks: ``user, item, ranks, norm_ranks, test_year, cold`` per test row.
         state: The model's learned arrays (see :meth:`Recommender.state`).
         fit_seconds, eval_seconds: Wall times of fitting and evaluating.
-        device: Where it was trained (``cpu`` or ``cuda``).
-        versions: Python and library versions.
+        device: The device kind it was trained on (``cpu`` or ``cuda``), resolved before training.
+        versions: Python's and the key libraries' versions (:func:`explorer.provenance.library_versions`).
         notes: Facts a reader of the results must know (e.g. the friendship snapshot's date).
         created: ISO time of training.
         from_cache: True when loaded from the run cache instead of trained now.
         test_users: Sorted ids of the test users.
         top_items: ``[len(test_users), 10]`` artist ids of each test user's top-10 list (-1 padding).
+        code: ``{"fingerprint", "files"}`` of the code that made it (:func:`explorer.provenance.code_identity`).
+        git: ``{"commit", "dirty"}`` of the checkout, or None outside a git repository.
+        intervals: The run's own bootstrap CIs of its metrics (:func:`explorer.lookups.intervals`).
+        lookups: Per test user arrays (:data:`explorer.lookups.ARRAYS`: top-50 lists, hits, known, sums).
     """
 
     model: str
@@ -59,6 +73,39 @@ class Run:
     from_cache: bool = False
     test_users: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     top_items: np.ndarray = field(default_factory=lambda: np.empty((0, 10), dtype=np.int64))
+    code: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] | None = None
+    intervals: dict[str, Any] = field(default_factory=dict)
+    lookups: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def deferred(cls, load: Callable[[str], Any], **light: Any) -> Run:
+        """A run whose :data:`HEAVY` attributes are read by ``load(name)`` on first access (then kept)."""
+        run = cls.__new__(cls)
+        run.__dict__.update(light)
+        run.__dict__["_load"] = load
+        return run
+
+    def __getattr__(self, name: str) -> Any:  # only reached when the attribute is not set yet
+        load = self.__dict__.get("_load")
+        if name in HEAVY and load is not None:
+            value = self.__dict__[name] = load(name)
+            return value
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def key(self) -> str:
+        """The run's cache key: the hash of its identity (:func:`explorer.provenance.identity`)."""
+        return provenance.identity_key(self.identity())
+
+    def identity(self) -> dict[str, Any]:
+        fingerprint = self.data.get("fingerprint", "")
+        code = self.code.get("fingerprint", "")
+        return provenance.identity(self.model, self.params, self.year, fingerprint, code, self.device, self.versions)
+
+    @property
+    def seed(self) -> int | None:
+        return self.params.get("seed")
 
     @property
     def losses(self) -> list[float]:
@@ -70,13 +117,8 @@ class Run:
 
 
 def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+    """See :func:`explorer.provenance.library_versions`."""
+    return dict(provenance.library_versions())
 
 
 def train_and_evaluate(
@@ -91,15 +133,21 @@ def train_and_evaluate(
     """Fit ``model`` on ``split``'s train rows and evaluate it on its test rows.
 
     ``params`` override the model's defaults for the split's test year (see ``Recommender.defaults_for``).
+    The device is resolved before training (:func:`explorer.provenance.device_kind`) and given to the model.
     """
     cls = model_class(model)
-    recommender = cls(device=device, **cls.params_for(split.year, params))
+    kind = provenance.device_kind(cls, device)
+    recommender = cls(device=kind, **cls.params_for(split.year, params))
     started = time.perf_counter()
     recommender.fit(split.train_set(dataset.friends, dataset.tagged), progress=progress)
     fitted = time.perf_counter()
-    result = evaluate(recommender.score, split)
-    metrics = {**result.metrics, "beyond": beyond_of(result.top_items, split, dataset)}
+    result = evaluate(recommender.score, split, list_length=lookups.TOP_N)
+    metrics = {**result.metrics, "beyond": beyond_of(result.top_items[:, :COVERAGE_K], split, dataset)}
+    per_user = lookups.compute(recommender, split, result)
     evaluated = time.perf_counter()
+    used = getattr(recommender, "device_used_", kind)
+    if used != kind:
+        logger.warning("%s was given the device %s but reports training on %s.", model, kind, used)
     return Run(
         model=model,
         params=recommender.params,
@@ -110,12 +158,16 @@ def train_and_evaluate(
         state=recommender.state(),
         fit_seconds=fitted - started,
         eval_seconds=evaluated - fitted,
-        device=getattr(recommender, "device_used_", "cpu"),
+        device=kind,
         versions=library_versions(),
         notes=list(recommender.notes),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         test_users=result.test_users,
-        top_items=result.top_items,
+        top_items=result.top_items[:, :COVERAGE_K],
+        code=provenance.code_identity(cls),
+        git=provenance.git_state(),
+        intervals=lookups.intervals(per_user),
+        lookups=per_user,
     )
 
 

@@ -64,7 +64,7 @@ table = runs_or_stop(dataset)
 
 st.caption("One hyperparameter setting per model (the cached ones):")
 chosen = runs_of(pick_settings(table, "metrics_setting"))
-keys = tuple(runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen)
+keys = tuple(r.key for r in chosen)
 seed_keys = tuple(  # every cached seed of each chosen setting
     key
     for key, model, year, params in zip(table["key"], table["model"], table["year"], table["params"], strict=True)
@@ -172,9 +172,7 @@ left, mid, right = st.columns(3)
 family = left.radio("Cohorts", list(COHORTS), horizontal=True, key="cohort_family")
 cohort_metric = mid.radio("Metric", ["R@10", "MRR", "NDCG@10"], horizontal=True, key="cohort_metric")
 cohort_year = right.selectbox("Test year", years, index=len(years) - 1, key="cohort_year")
-year_keys = tuple(
-    runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen if r.year == cohort_year
-)
+year_keys = tuple(r.key for r in chosen if r.year == cohort_year)
 cohort_table = cohorts_of(year_keys, tuple(map(runs.content_id, year_keys)), family, dataset)
 st.plotly_chart(charts.cohort_bars(cohort_table, cohort_metric, family), key="cohort_chart")
 shown_cohorts = reports.cohort_table(cohort_table, cohort_metric)

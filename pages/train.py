@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from app.charts import sweep_coordinates
+from app.run_card import cached_runs_panel
 from app.state import cached_runs, page_start, splits, training_queue
 from app.text import literal
-from explorer import runs, sweep
+from explorer import sweep
 from explorer.errors import ExplorerError
 from explorer.models import model_class, model_names
 
@@ -221,26 +222,4 @@ sweep_form()
 sweep_results()
 
 st.subheader("Cached runs")
-table = cached_runs(dataset)
-if table.empty:
-    st.info("Nothing cached yet for this data set.")
-else:
-    shown = table[["model", "setting", "year", "recall@10", "mrr", "fit_seconds", "device", "created"]]
-    selection = st.dataframe(
-        shown,
-        hide_index=True,
-        on_select="rerun",
-        selection_mode="multi-row",
-        key=f"cached_runs_table_{st.session_state.get('deletions', 0)}",  # a new table after each deletion
-        column_config={
-            "recall@10": st.column_config.NumberColumn(format="%.4f"),
-            "mrr": st.column_config.NumberColumn(format="%.4f"),
-            "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f"),
-        },
-    )
-    picked = [row for row in selection.selection.rows if row < len(table)]
-    if st.button(f"Delete {len(picked)} selected run(s)", disabled=not picked or queue.busy, key="delete_runs"):
-        for key in table.iloc[picked]["key"]:
-            runs.delete(key)
-        st.session_state["deletions"] = st.session_state.get("deletions", 0) + 1  # forget the old selection
-        st.rerun()
+cached_runs_panel(cached_runs(dataset, include_stale=True), queue.busy)

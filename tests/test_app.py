@@ -363,3 +363,33 @@ def test_literal_escapes_every_markdown_character_and_keeps_the_rest():
     assert literal("<b>x</b>") == r"\<b\>x\<\/b\>"
     assert literal(":red[x] *a* _b_ ~c~ `d` [e](f)") == r"\:red\[x\] \*a\* \_b\_ \~c\~ \`d\` \[e\]\(f\)"
     assert literal("Sigur Rós\nline") == "Sigur Rós line"
+
+
+def test_train_page_marks_stale_runs_deletes_them_and_shows_a_run_card(monkeypatch, demo_dir, demo_dataset, tmp_path):
+    from explorer.training import train_and_evaluate
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (split,) = splits_of(demo_dataset, [2010])
+    current = runs.run_for(demo_dataset, split, "popularity", root=cache)
+    older = train_and_evaluate(demo_dataset, split, "popularity")
+    older.code = {**older.code, "fingerprint": "0" * 24}  # as if made by other code
+    runs.save(older, cache)
+    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    at = open_page("pages/train.py")
+    table = frame_with(at, "model", "setting", "year", "status")
+    assert sorted(table["status"]) == ["", runs.STALE]
+    card = frame_with(at, "field", "value")
+    assert {"code fingerprint", "code files", "library versions", "data folder", "git commit"} <= set(card["field"])
+    assert str(demo_dir) in set(card["value"])  # the data path as text
+    assert at.get("download_button")  # the card as JSON
+    assert any("python -m explorer train --model popularity" in code.value for code in at.code)
+    at.button(key="delete_stale_runs").click().run()
+    assert not at.exception
+    assert list(runs.table(cache)["key"]) == [current.key]
+    runs.save(older, cache)  # stale again: the pages that show results never list it
+    from app.state import cached_runs
+
+    assert list(cached_runs(demo_dataset)["key"]) == [current.key]
+    assert len(cached_runs(demo_dataset, include_stale=True)) == 2

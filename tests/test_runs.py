@@ -178,3 +178,97 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(runs.CACHE_DIR_ENV, str(tmp_path / "elsewhere"))
     assert runs.cache_dir() == tmp_path / "elsewhere" and (tmp_path / "elsewhere").is_dir()
     assert os.environ[runs.CACHE_DIR_ENV].endswith("elsewhere")
+
+
+def test_each_test_users_top_50_hits_known_and_sums_are_stored(tmp_path, cmf_run, demo_dataset):
+    from explorer import comparison
+    from explorer.evaluation import user_contributions
+
+    loaded = runs.load(runs.save(cmf_run, tmp_path).name, tmp_path)
+    stored = loaded.lookups
+    users = loaded.test_users
+    assert stored["top_items"].shape == (len(users), 50)
+    assert np.array_equal(stored["top_items"][:, :10], loaded.top_items)  # the top-10 is the top-50's head
+    (split,) = splits_of(demo_dataset, [2009])
+    held_out = set(map(tuple, split.test[["userID", "artistID"]].to_numpy().tolist()))
+    expected = [[(int(u), int(i)) in held_out for i in row] for u, row in zip(users, stored["top_items"], strict=True)]
+    assert np.array_equal(stored["hits"], np.array(expected)) and stored["hits"].any()
+    assert np.array_equal(stored["known"], loaded.recommender().knows(users)) and not stored["known"].all()
+    assert list(stored["metrics"]) == comparison.CI_METRICS  # the metrics the tables show with a CI
+    _, num, den = user_contributions(cmf_run.ranks, comparison.CI_METRICS)
+    assert np.array_equal(stored["num"], num) and np.array_equal(stored["den"], den)
+    recall = comparison.CI_METRICS.index("recall@10")
+    assert stored["num"][:, recall].sum() / stored["den"][:, recall].sum() == pytest.approx(
+        loaded.metrics["recall"]["10"]
+    )
+
+
+def test_the_runs_own_cis_are_stored_and_equal_the_bootstrap_of_its_ranks(tmp_path, cmf_run):
+    from explorer import summaries
+
+    loaded = runs.load(runs.save(cmf_run, tmp_path).name, tmp_path)
+    assert loaded.intervals["ci"] == summaries.metric_intervals([cmf_run])
+    assert loaded.intervals["resamples"] == 10_000 and loaded.intervals["seed"] == 0
+    low, high = loaded.intervals["ci"]["recall"]["10"]
+    assert low < loaded.metrics["recall"]["10"] < high
+
+
+def test_metrics_and_cis_load_without_parsing_ranks_or_embeddings(tmp_path, cmf_run, monkeypatch):
+    key = runs.save(cmf_run, tmp_path).name
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a heavy file was parsed")
+
+    monkeypatch.setattr(pd, "read_parquet", forbidden)
+    monkeypatch.setattr(np, "load", forbidden)
+    loaded = runs.load(key, tmp_path)
+    assert loaded.metrics == cmf_run.metrics and loaded.intervals == cmf_run.intervals
+    assert loaded.key == key == cmf_run.key and loaded.device == "cpu"
+    listed = runs.table(tmp_path)
+    assert list(listed["key"]) == [key]
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(loaded.ranks, cmf_run.ranks)  # read on first access, then kept
+    assert np.array_equal(loaded.top_items, cmf_run.top_items)
+
+
+def test_a_heavy_file_corrupted_in_place_is_caught_when_read_and_rebuilt(tmp_path, demo_dataset):
+    (split,) = splits_of(demo_dataset, [2009])
+    first = runs.run_for(demo_dataset, split, "popularity", root=tmp_path)
+    path = tmp_path / first.key / "ranks.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes
+    path.write_bytes(bytes(data))
+    with pytest.raises(CacheError, match="corrupted"):
+        _ = runs.load(first.key, tmp_path).ranks
+    rebuilt = runs.run_for(demo_dataset, split, "popularity", root=tmp_path)
+    assert not rebuilt.from_cache and rebuilt.metrics == first.metrics
+
+
+def test_the_index_parses_each_entry_once_and_sees_other_processes_changes(tmp_path, cmf_run, monkeypatch):
+    from explorer import run_index
+
+    key = runs.save(cmf_run, tmp_path).name
+    old = os.stat(tmp_path).st_mtime - 60
+    os.utime(tmp_path, (old, old))  # a folder last changed a minute ago: its listing can be trusted
+    assert list(runs.table(tmp_path)["key"]) == [key]
+    parsed = []
+    real_loads = json.loads
+    monkeypatch.setattr(run_index.json, "loads", lambda text: parsed.append(1) or real_loads(text))
+    for _ in range(3):
+        assert list(runs.table(tmp_path)["key"]) == [key]
+    assert parsed == []  # served from the index
+    subprocess.run(
+        [sys.executable, "-c", f"from explorer import runs; runs.delete({key!r}, runs.Path({str(tmp_path)!r}))"],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
+    assert runs.table(tmp_path).empty  # another process deleted it
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    runs.save(cmf_run, elsewhere.mkdir() or elsewhere)
+    add = (
+        "import os, shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2] + '/.tmp-add'); "
+        "os.rename(sys.argv[2] + '/.tmp-add', sys.argv[2] + '/' + sys.argv[3])"
+    )
+    subprocess.run([sys.executable, "-c", add, str(elsewhere / key), str(tmp_path), key], check=True, timeout=120)
+    assert list(runs.table(tmp_path)["key"]) == [key]  # another process added it

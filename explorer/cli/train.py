@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from explorer import runs
 from explorer.cli.common import Bar, add_common, add_seeds, obtain
 from explorer.models import model_class
 from explorer.training import Run
@@ -36,7 +35,7 @@ def draw_map(run: Run, quiet: bool) -> None:
     """Compute (or find) the run's default embedding map, so the app shows it at once."""
     from explorer import projection
 
-    key = runs.run_key(run.model, run.params, run.year, run.data["fingerprint"])
+    key = run.key
     if projection.cached_projection(key) is not None:
         return
     bar = Bar(f"{run.model} {run.year} map", not quiet, unit="step")
