@@ -154,7 +154,7 @@ def train_best_setting(
     params = {**part.best["params"], **({} if seed is None else {"seed": seed})}
     run = runs.run_for(dataset, split, request.model, params, device=device, use_cache=use_cache)
     return {
-        "key": runs.run_key(run.model, run.params, run.year, run.data["fingerprint"]),
+        "key": run.key,
         "recall": {"10": run.metrics["recall"]["10"]},
         "mrr": run.metrics["mrr"],
     }
