@@ -177,14 +177,20 @@ def most_moved(
     *,
     k: int = DEFAULT_K,
     top: int = 20,
+    min_listeners: int = 0,
     years: Sequence[int] = DEFAULT_YEARS,
     root: Path | None = None,
 ) -> pd.DataFrame:
     """The artists present in every year whose neighbourhood changed most: ``artistID, name, listeners,
-    <pair>…, mean_overlap``, lowest mean overlap first; ties go to the more listened artist, then the lower id."""
+    <pair>…, mean_overlap``, lowest mean overlap first; ties go to the more listened artist, then the lower id.
+
+    ``min_listeners`` keeps only artists with at least that many train listeners in the last year: a rarely
+    heard artist's vector rests on a few users, so its neighbourhood changes by chance more often.
+    """
     table = neighbour_overlap(dataset, model, k=k, years=years, root=root)
     pairs = pair_names(sorted({int(y) for y in years}))
-    table = table.dropna(subset=pairs).assign(mean_overlap=lambda t: t[pairs].mean(axis=1))
+    table = table[table["listeners"] >= min_listeners].dropna(subset=pairs)
+    table = table.assign(mean_overlap=table[pairs].mean(axis=1))
     table = table.sort_values(["mean_overlap", "listeners", "artistID"], ascending=[True, False, True]).head(top)
     named = artist_names(dataset, table["artistID"].to_numpy())
     return table.assign(name=named["name"].to_numpy())[
@@ -198,13 +204,14 @@ def summary(
     *,
     k: int = DEFAULT_K,
     top: int = 20,
+    min_listeners: int = 0,
     years: Sequence[int] = DEFAULT_YEARS,
     root: Path | None = None,
 ) -> dict:
     """The ``drift`` command's object: ``model, years, method, artists {count, shared_all_years}, most_moved``."""
     keys = year_keys(dataset, model, years, root)
     arrays = _stored(_path(keys, root, kind="overlap", k=int(k)), lambda: _compute_overlap(keys, int(k), root), None)
-    moved = most_moved(dataset, model, k=k, top=top, years=years, root=root)
+    moved = most_moved(dataset, model, k=k, top=top, min_listeners=min_listeners, years=years, root=root)
     pairs = pair_names(tuple(keys))
     return {
         "model": model,

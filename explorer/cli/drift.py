@@ -23,6 +23,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--years", nargs="+", type=int, default=list(DEFAULT_YEARS), metavar="YEAR", help="test years")
     parser.add_argument("--k", type=int, default=drift.DEFAULT_K, help="neighbours compared per artist (default: 10)")
     parser.add_argument("--top", type=int, default=20, help="artists listed (default: %(default)s)")
+    parser.add_argument(
+        "--min-listeners", type=int, default=0, help="only artists with at least this many train listeners (default: 0)"
+    )
     parser.add_argument("--users", action="store_true", help="also place the users on the aligned maps")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     parser.add_argument("--data-dir", help="folder of the data set (default: $LASTFM_DATA_DIR, data/, download)")
@@ -37,7 +40,8 @@ def run(args: argparse.Namespace, started: float) -> None:
         maps = drift.aligned_maps(dataset, args.model, years=args.years, users=args.users, progress=bar)
     finally:
         bar.close()
-    result = drift.summary(dataset, args.model, k=args.k, top=args.top, years=args.years)
+    chosen = {"k": args.k, "top": args.top, "min_listeners": args.min_listeners, "years": args.years}
+    result = drift.summary(dataset, args.model, **chosen)
     if args.json:
         print(json.dumps(result))
         return
@@ -51,6 +55,7 @@ def run(args: argparse.Namespace, started: float) -> None:
         f"in every year {result['artists']['shared_all_years']:,})"
     )
     print(f"\nMoved most: {drift.MEASURE.format(k=args.k)}; lower = moved more.")
-    table = drift.most_moved(dataset, args.model, k=args.k, top=args.top, years=args.years)
+    print(f"listeners: train listeners before {result['years'][-1]} (--min-listeners N keeps the better heard)")
+    table = drift.most_moved(dataset, args.model, **chosen)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}", max_colwidth=40))
     print(f"\n{time.perf_counter() - started:.1f} s in all")
