@@ -29,7 +29,7 @@ import pandas as pd
 
 from explorer.data import Dataset
 from explorer.errors import UnknownUserError
-from explorer.explainers import Context, Reasons, explainer_for
+from explorer.explainers import Reasons, explainer_for, reasons_of
 from explorer.models import model_class
 from explorer.protocol import Split
 from explorer.recommend import artist_names, top_lists
@@ -75,10 +75,8 @@ def reason_ids(
     Raises:
         ParameterError: the model cannot be explained (one sentence).
     """
-    explainer = explainer_for(model_class(run.model))
-    users = np.asarray(users, dtype=np.int64)
-    items = np.asarray(top_items, dtype=np.int64).reshape(len(users), -1)
-    return explainer.reasons(run.recommender(), Context(split, dataset.friends), users, items, per_item)
+    explainer_for(model_class(run.model))  # refuses a model that cannot be explained before re-creating it
+    return reasons_of(run.recommender(), split, dataset.friends, users, top_items, per_item)
 
 
 @dataclass(frozen=True)
@@ -129,12 +127,20 @@ class Explanation:
 
 
 def explain(
-    run: Run, split: Split, dataset: Dataset, user: int, *, top: int = 10, per_item: int = PER_ITEM
+    run: Run,
+    split: Split,
+    dataset: Dataset,
+    user: int,
+    *,
+    top: int = 10,
+    per_item: int = PER_ITEM,
+    stored: Reasons | None = None,
 ) -> Explanation:
     """Why ``run``'s model recommends each artist of ``user``'s top-``top`` list.
 
     The list is the evaluated one (``run.top_items``) for a test user; for any other user of the data set it
-    is computed with the evaluator's rule.
+    is computed with the evaluator's rule. ``stored``: the run's stored :class:`Reasons` (of its test users'
+    lists), read instead of computing when they hold this user, ``top`` artists and ``per_item`` reasons.
 
     Raises:
         UnknownUserError: the data set has no such user.
@@ -145,6 +151,10 @@ def explain(
         raise UnknownUserError(
             f"There is no user {user} in the data set; pick one of its user ids (e.g. {_some_user(split)})."
         )
+    if stored is not None and top <= stored.items.shape[1] and per_item == stored.per_item:
+        found = np.flatnonzero(stored.users == user)
+        if len(found):
+            return explanation_of(stored, int(found[0]), run.model, split.year, dataset, top=top)
     row = np.searchsorted(run.test_users, user)
     if row < len(run.test_users) and run.test_users[row] == user and top <= run.top_items.shape[1]:
         items = run.top_items[row, :top]
@@ -154,11 +164,16 @@ def explain(
     return explanation_of(reasons, 0, run.model, split.year, dataset)
 
 
-def explanation_of(reasons: Reasons, row: int, model: str, year: int, dataset: Dataset) -> Explanation:
-    """The :class:`Explanation` of row ``row`` of a batch of :class:`Reasons` (e.g. a stored one)."""
+def explanation_of(
+    reasons: Reasons, row: int, model: str, year: int, dataset: Dataset, *, top: int | None = None
+) -> Explanation:
+    """The :class:`Explanation` of row ``row`` of a batch of :class:`Reasons` (e.g. a stored one), its first
+    ``top`` artists (default all)."""
     user, known = int(reasons.users[row]), bool(reasons.known[row])
     kind = reasons.kind if known else "popularity"
     keep = reasons.items[row] >= 0
+    if top is not None:
+        keep[top:] = False
     ids = reasons.items[row][keep]
     reason_artists = reasons.artist[row][keep]
     names = _names(dataset, np.concatenate([ids, reason_artists.ravel()]))

@@ -21,6 +21,7 @@ contribution, and ``rest``. All work is vectorised over a chunk of users (no loo
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from explorer.errors import ParameterError
@@ -30,6 +31,7 @@ from explorer.models.friends import FriendsPopularity
 from explorer.models.itemitem import ItemItemModel
 from explorer.models.lightgcn_plus import SocialEnsemble
 from explorer.neighbours import prepared
+from explorer.protocol import Split
 from explorer.reasons import (
     FRIEND_OF_FRIEND,
     OWN,
@@ -257,3 +259,23 @@ def explainer_for(cls: type[Recommender]) -> Explainer:
         f"{cls.name} cannot be explained: it has no item–item weights, no friends and no artist vectors "
         f"({cls.no_embeddings_reason})."
     )
+
+
+def reasons_of(
+    model: Recommender, split: Split, friends: pd.DataFrame, users: np.ndarray, items: np.ndarray, per_item: int = 3
+) -> Reasons:
+    """The :class:`Reasons` of a fitted model's lists (e.g. right after training, to store them with the run).
+
+    Args:
+        model: The fitted model (``Run.recommender()`` for a cached run).
+        split: Its split. ``friends``: the data set's ``userID, friendID`` pairs.
+        users, items: ``[U]`` user ids and ``[U, n]`` their listed artist ids (-1 pads), e.g. a run's
+            ``test_users`` and ``top_items``.
+        per_item: Reasons kept per artist (per member for an ensemble).
+
+    Raises:
+        ParameterError: the model is of no kind that can be explained.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64).reshape(len(users), -1)
+    return explainer_for(type(model)).reasons(model, Context(split, friends), users, items, per_item)

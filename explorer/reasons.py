@@ -116,6 +116,11 @@ class Reasons:
             shares=np.zeros((*items.shape, 0)),
         )
 
+    @property
+    def per_item(self) -> int:
+        """Reasons kept per artist (per member for an ensemble)."""
+        return self.artist.shape[2] // max(len(self.members), 1)
+
     ARRAYS = (
         "users",
         "items",

@@ -77,6 +77,22 @@ def raw_scores(run, users: np.ndarray) -> np.ndarray:
     return query.toarray()
 
 
+def assert_close(left: object, right: object) -> None:
+    """Equal JSON-like values, numbers to 1e-6 relative."""
+    if isinstance(left, dict):
+        assert isinstance(right, dict) and left.keys() == right.keys()
+        for key in left:
+            assert_close(left[key], right[key])
+    elif isinstance(left, list):
+        assert isinstance(right, list) and len(left) == len(right)
+        for a, b in zip(left, right, strict=True):
+            assert_close(a, b)
+    elif isinstance(left, float):
+        assert left == pytest.approx(right, rel=1e-6, abs=1e-9)
+    else:
+        assert left == right
+
+
 def assert_reasons_add_up(reasons: Reasons) -> None:
     rows = reasons.known[:, None] & (reasons.items >= 0)
     total = np.nan_to_num(reasons.contribution).sum(axis=2) + reasons.rest
@@ -248,6 +264,15 @@ def test_plugin_models_are_explained_by_what_they_declare():
     assert explainer_for(Vectors).kind == "similarity"
     with pytest.raises(ParameterError, match="plugin-opaque cannot be explained"):
         explainer_for(Opaque)
+
+
+@pytest.mark.parametrize("model", ["ease-social", "lightgcn-ease"])
+def test_an_explanation_from_stored_reasons_is_the_computed_one(model, demo_runs, all_reasons, demo_dataset, split):
+    run, stored = demo_runs[model], all_reasons[model]
+    for user in stored.users[:: max(len(stored.users) // 5, 1)]:
+        computed = explain.explain(run, split, demo_dataset, int(user), top=4).as_json()
+        read = explain.explain(run, split, demo_dataset, int(user), top=4, stored=stored).as_json()
+        assert_close(read, computed)  # float32 scores may differ in the last bit between batch sizes
 
 
 def test_stored_reasons_read_back_without_pickle(all_reasons, tmp_path):
