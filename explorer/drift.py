@@ -284,18 +284,19 @@ def _compute_maps(
 def _compute_overlap(keys: dict[int, str], k: int, root: Path | None) -> dict[str, np.ndarray]:
     loaded = [runs.load(key, root) for key in keys.values()]
     spaces = [artist_vectors(run) for run in loaded]
-    found: dict[int, np.ndarray] = {}
-    pairs = list(zip(spaces[:-1], spaces[1:], strict=True))
-    for column, ((left_ids, left), (right_ids, right)) in enumerate(pairs):
+    measured = []  # per pair of consecutive years: (shared artist ids, share of neighbours kept)
+    for (left_ids, left), (right_ids, right) in zip(spaces[:-1], spaces[1:], strict=True):
         shared, at_left, at_right = np.intersect1d(left_ids, right_ids, assume_unique=True, return_indices=True)
         if len(shared) <= k:
             raise ParameterError(f"Only {len(shared)} artists are in two consecutive years; k must be smaller.")
         before, _ = nearest_neighbors(left[at_left], k + 1, "cosine")
         after, _ = nearest_neighbors(right[at_right], k + 1, "cosine")
         kept = (before[:, 1:, None] == after[:, None, 1:]).any(axis=2).sum(axis=1) / k  # itself is first: dropped
-        for artist, value in zip(shared.tolist(), kept.tolist(), strict=True):
-            found.setdefault(artist, np.full(len(pairs), np.nan))[column] = value
-    ids = np.array(sorted(found), dtype=np.int64)
+        measured.append((shared, kept))
+    ids = np.unique(np.concatenate([shared for shared, _ in measured]))
+    overlap = np.full((len(ids), len(measured)), np.nan)
+    for column, (shared, kept) in enumerate(measured):
+        overlap[np.searchsorted(ids, shared), column] = kept
     last_ids, last = loaded[-1].state["item_ids"], loaded[-1].state["popularity"]
     at = np.minimum(np.searchsorted(last_ids, ids), len(last_ids) - 1)
     every = spaces[0][0]
@@ -303,7 +304,7 @@ def _compute_overlap(keys: dict[int, str], k: int, root: Path | None) -> dict[st
         every = np.intersect1d(every, artist_ids)
     return {
         "ids": ids,
-        "overlap": np.array([found[i] for i in ids.tolist()]).reshape(len(ids), len(pairs)),
+        "overlap": overlap,
         "listeners": np.where(last_ids[at] == ids, last[at], 0).astype(np.int64),
         "counts": np.array([len(artist_ids) for artist_ids, _ in spaces], dtype=np.int64),
         "shared_all_years": np.array(len(every), dtype=np.int64),
