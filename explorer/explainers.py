@@ -20,6 +20,8 @@ contribution, and ``rest``. All work is vectorised over a chunk of users (no loo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -279,3 +281,26 @@ def reasons_of(
     users = np.asarray(users, dtype=np.int64)
     items = np.asarray(items, dtype=np.int64).reshape(len(users), -1)
     return explainer_for(type(model)).reasons(model, Context(split, friends), users, items, per_item)
+
+
+STORED_PREFIX = "reasons_"  # the arrays' names in a run store, e.g. reasons_artist
+STORED_LENGTH = 10  # list positions explained per user when a run is stored
+
+
+def reason_arrays(
+    model: Recommender, split: Split, friends: pd.DataFrame, users: np.ndarray, items: np.ndarray, per_item: int = 3
+) -> dict[str, np.ndarray]:
+    """:func:`reasons_of` the first :data:`STORED_LENGTH` artists of each list, as plain arrays named
+    ``reasons_<name>`` for a run store (no pickle needed); empty for a model that cannot be explained."""
+    try:
+        explainer_for(type(model))
+    except ParameterError:
+        return {}
+    found = reasons_of(model, split, friends, users, np.asarray(items)[:, :STORED_LENGTH], per_item)
+    return {f"{STORED_PREFIX}{name}": array for name, array in found.to_arrays().items()}
+
+
+def stored_reasons(arrays: Mapping[str, np.ndarray]) -> Reasons | None:
+    """The :class:`Reasons` kept by :func:`reason_arrays` in a run store's arrays, or None when there are none."""
+    found = {name.removeprefix(STORED_PREFIX): a for name, a in arrays.items() if name.startswith(STORED_PREFIX)}
+    return Reasons.from_arrays(found) if found else None

@@ -14,7 +14,7 @@ from scipy import sparse
 
 from explorer import explain, runs
 from explorer.errors import ParameterError
-from explorer.explainers import SocialLinear, explainer_for
+from explorer.explainers import SocialLinear, explainer_for, reason_arrays, stored_reasons
 from explorer.models import Recommender
 from explorer.models.itemitem import TIE_BREAK
 from explorer.reasons import Context, Reasons
@@ -264,6 +264,7 @@ def test_plugin_models_are_explained_by_what_they_declare():
     assert explainer_for(Vectors).kind == "similarity"
     with pytest.raises(ParameterError, match="plugin-opaque cannot be explained"):
         explainer_for(Opaque)
+    assert reason_arrays(Opaque(), None, None, np.array([1]), np.array([[2]])) == {}  # a run store keeps nothing
 
 
 @pytest.mark.parametrize("model", ["ease-social", "lightgcn-ease"])
@@ -275,12 +276,15 @@ def test_an_explanation_from_stored_reasons_is_the_computed_one(model, demo_runs
         assert_close(read, computed)  # float32 scores may differ in the last bit between batch sizes
 
 
-def test_stored_reasons_read_back_without_pickle(all_reasons, tmp_path):
-    reasons = all_reasons["lightgcn-ease"]
-    with open(tmp_path / "reasons.npz", "wb") as handle:
-        np.savez(handle, **reasons.to_arrays())
-    with np.load(tmp_path / "reasons.npz", allow_pickle=False) as arrays:
-        back = Reasons.from_arrays(dict(arrays))
+def test_stored_reasons_read_back_without_pickle(demo_runs, all_reasons, demo_dataset, split, tmp_path):
+    reasons, run = all_reasons["lightgcn-ease"], demo_runs["lightgcn-ease"]
+    stored = reason_arrays(run.recommender(), split, demo_dataset.friends, run.test_users, run.top_items)
+    assert stored and all(name.startswith("reasons_") for name in stored)
+    with open(tmp_path / "lookups.npz", "wb") as handle:
+        np.savez(handle, other=np.arange(3), **stored)  # beside a run store's other arrays
+    with np.load(tmp_path / "lookups.npz", allow_pickle=False) as arrays:
+        back = stored_reasons(dict(arrays))
+    assert stored_reasons({"other": np.arange(3)}) is None
     assert back.kind == reasons.kind and back.members == reasons.members and back.mix == reasons.mix
     for name in Reasons.ARRAYS:
         np.testing.assert_array_equal(getattr(back, name), getattr(reasons, name))
