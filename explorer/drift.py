@@ -75,8 +75,15 @@ class AlignedMaps:
         return rows[["year", "x", "y"]].reset_index(drop=True)
 
     def artist_counts(self) -> dict[int, int]:
+        """Artists per year."""
         artists = self.points[self.points["node"] == "artist"]
         return {year: int((artists["year"] == year).sum()) for year in self.years}
+
+    def shared_artists(self) -> np.ndarray:
+        """Sorted ids of the artists present in every year."""
+        artists = self.points[self.points["node"] == "artist"]
+        counts = artists.groupby("id").size()
+        return np.sort(counts.index[counts.to_numpy() == len(self.years)].to_numpy())
 
 
 def year_keys(
@@ -196,40 +203,6 @@ def most_moved(
     return table.assign(name=named["name"].to_numpy())[
         ["artistID", "name", "listeners", *pairs, "mean_overlap"]
     ].reset_index(drop=True)
-
-
-def summary(
-    dataset: Dataset,
-    model: str,
-    *,
-    k: int = DEFAULT_K,
-    top: int = 20,
-    min_listeners: int = 0,
-    years: Sequence[int] = DEFAULT_YEARS,
-    root: Path | None = None,
-) -> dict:
-    """The ``drift`` command's object: ``model, years, method, artists {count, shared_all_years}, most_moved``."""
-    keys = year_keys(dataset, model, years, root)
-    arrays = _stored(_path(keys, root, kind="overlap", k=int(k)), lambda: _compute_overlap(keys, int(k), root), None)
-    moved = most_moved(dataset, model, k=k, top=top, min_listeners=min_listeners, years=years, root=root)
-    pairs = pair_names(tuple(keys))
-    return {
-        "model": model,
-        "years": list(keys),
-        "method": METHOD,
-        "artists": {
-            "count": {str(year): int(n) for year, n in zip(keys, arrays["counts"], strict=True)},
-            "shared_all_years": int(arrays["shared_all_years"]),
-        },
-        "most_moved": [
-            {
-                "artistID": int(row["artistID"]),
-                "name": row["name"],
-                "neighbour_overlap": {pair: float(row[pair]) for pair in pairs},
-            }
-            for row in moved.to_dict("records")
-        ],
-    }
 
 
 def neighbours_by_year(

@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+import pandas as pd
+
 from explorer import drift, runs
 from explorer.cli.common import Bar
 from explorer.data import load_dataset
@@ -41,21 +43,42 @@ def run(args: argparse.Namespace, started: float) -> None:
     finally:
         bar.close()
     chosen = {"k": args.k, "top": args.top, "min_listeners": args.min_listeners, "years": args.years}
-    result = drift.summary(dataset, args.model, **chosen)
+    table = drift.most_moved(dataset, args.model, **chosen)
+    counts = maps.artist_counts()
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(as_json(args.model, maps, table)))
         return
-    counts = result["artists"]["count"]
     print(
-        f"{args.model}: {drift.METHOD} maps of {', '.join(map(str, result['years']))}, "
+        f"{args.model}: {drift.METHOD} maps of {', '.join(map(str, maps.years))}, "
         f"stored in {runs.cache_dir() / drift.FOLDER}"
     )
     print(
         f"({len(maps.points):,} points; artists per year: {', '.join(f'{y} {n:,}' for y, n in counts.items())}; "
-        f"in every year {result['artists']['shared_all_years']:,})"
+        f"in every year {len(maps.shared_artists()):,})"
     )
     print(f"\nMoved most: {drift.MEASURE.format(k=args.k)}; lower = moved more.")
-    print(f"listeners: train listeners before {result['years'][-1]} (--min-listeners N keeps the better heard)")
-    table = drift.most_moved(dataset, args.model, **chosen)
+    print(f"listeners: train listeners before {maps.years[-1]} (--min-listeners N keeps the better heard)")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}", max_colwidth=40))
     print(f"\n{time.perf_counter() - started:.1f} s in all")
+
+
+def as_json(model: str, maps: drift.AlignedMaps, moved: pd.DataFrame) -> dict[str, Any]:
+    """``{"model", "years", "method", "artists": {"count", "shared_all_years"}, "most_moved": [...]}`` (issue 14)."""
+    pairs = drift.pair_names(maps.years)
+    return {
+        "model": model,
+        "years": list(maps.years),
+        "method": drift.METHOD,
+        "artists": {
+            "count": {str(year): n for year, n in maps.artist_counts().items()},
+            "shared_all_years": len(maps.shared_artists()),
+        },
+        "most_moved": [
+            {
+                "artistID": int(row["artistID"]),
+                "name": row["name"],
+                "neighbour_overlap": {p: float(row[p]) for p in pairs},
+            }
+            for row in moved.to_dict("records")
+        ],
+    }
