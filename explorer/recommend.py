@@ -90,8 +90,15 @@ def _top_ids(scores: np.ndarray, split: Split, users: np.ndarray, n: int) -> np.
 
 
 def top_lists(run: Run, split: Split, users: np.ndarray, n: int = 10) -> np.ndarray:
-    """Artist ids ``[len(users), n]`` of each user's top-n list under ``run`` (-1 pads a short list)."""
+    """Artist ids ``[len(users), n]`` of each user's top-n list under ``run`` (-1 pads a short list).
+
+    Test users' lists up to the stored length are read from ``run.top_items`` (the evaluated lists, no
+    scoring); other lists are computed with the evaluator's rule.
+    """
     users = np.asarray(users, dtype=np.int64)
+    rows = np.minimum(np.searchsorted(run.test_users, users), max(len(run.test_users) - 1, 0))
+    if n <= run.top_items.shape[1] and len(run.test_users) and (run.test_users[rows] == users).all():
+        return run.top_items[rows, :n].copy()
     order = np.argsort(users)
     ids = _top_ids(run.recommender().score(users[order]), split, users[order], n)
     result = np.empty_like(ids)
@@ -155,7 +162,8 @@ def disagreement(runs: Sequence[Run], split: Split, n: int = 10, limit: int = 20
     """Test users on whose top-n lists the runs agree least: ``user, mean_overlap, hits_<model>…``.
 
     The mean pairwise Jaccard overlap of the runs' top-n lists, lowest first; ties broken by more
-    held-out hits in any list. Needs at least two runs of ``split``'s year.
+    held-out hits in any list. Needs at least two runs of ``split``'s year. Lists up to the stored length
+    (10) are read from the runs, not re-scored (see :mod:`explorer.disagreement` for "A hits, B misses").
     """
     users = np.sort(split.test["userID"].unique())
     lists = {run.model: top_lists(run, split, users, n) for run in runs}

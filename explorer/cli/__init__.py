@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from explorer.cli import compare, demo, evaluate, runs, sweep, train
+from explorer.cli import compare, demo, drift, evaluate, explain, runs, sweep, train
 from explorer.errors import ExplorerError
 
 COMMANDS = {
@@ -22,6 +22,8 @@ COMMANDS = {
     "runs": runs,
     "sweep": sweep,
     "make-demo-data": demo,
+    "explain": explain,
+    "drift": drift,
 }
 
 
