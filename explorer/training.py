@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explorer import contract
 from explorer.beyond import beyond_metrics, tags_before
 from explorer.data import Dataset
 from explorer.evaluation import evaluate
@@ -95,9 +96,9 @@ def train_and_evaluate(
     cls = model_class(model)
     recommender = cls(device=device, **cls.params_for(split.year, params))
     started = time.perf_counter()
-    recommender.fit(split.train_set(dataset.friends, dataset.tagged), progress=progress)
+    contract.fit(recommender, split.train_set(dataset.friends, dataset.tagged), progress)  # checked: one sentence
     fitted = time.perf_counter()
-    result = evaluate(recommender.score, split)
+    result = evaluate(contract.scorer(recommender), split)
     metrics = {**result.metrics, "beyond": beyond_of(result.top_items, split, dataset)}
     evaluated = time.perf_counter()
     return Run(
