@@ -16,7 +16,7 @@ import streamlit as st
 
 from app.jobs import TrainingQueue
 from app.text import literal
-from explorer import recommend, runs
+from explorer import plugins, recommend, runs
 from explorer.data import DATA_DIR_ENV, Dataset, load_dataset
 from explorer.errors import ExplorerError
 from explorer.models import model_class, model_names
@@ -188,14 +188,25 @@ def load_run_or_stop(key: str) -> Run:
 
 
 def cached_runs(dataset: Dataset) -> pd.DataFrame:
-    """The run cache's entries for this data set (one row per run; see :func:`explorer.runs.table`)."""
+    """The run cache's entries for this data set (one row per run; see :func:`explorer.runs.table`).
+
+    Runs of models that are not registered now (a plugin left out of ``EXPLORER_PLUGINS``, or broken) are
+    left out: their class is needed to read them.
+    """
     table = runs.table()
-    table = table[table["data"] == dataset.fingerprint].copy()
+    table = table[(table["data"] == dataset.fingerprint) & table["model"].isin(model_names())].copy()
     table["setting"] = [
         setting_label(model, params, year)
         for model, params, year in zip(table["model"], table["params"], table["year"], strict=True)
     ]
     return table
+
+
+def plugin_warnings() -> None:
+    """One warning per plugin (or plugin model) that could not be loaded; every other model works."""
+    for problem in plugins.problems():
+        unavailable = f"{', '.join(problem.models)} unavailable" if problem.models else "Unavailable"
+        st.warning(f"{unavailable}: {literal(problem.message)}", icon=":material/extension_off:")
 
 
 def setting_label(model: str, params_json: str, year: int) -> str:

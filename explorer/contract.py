@@ -85,7 +85,7 @@ def check_fitted(recommender: Recommender) -> None:
     for key, value in state.items():
         if not isinstance(value, np.ndarray) or value.dtype.kind not in PLAIN_KINDS:
             raise ContractError(
-                f"The {what} keeps {key} as {_kind(value)}; the learned state must be numeric numpy arrays "
+                f"The {what} keeps {key}_ as {_kind(value)}; the learned state must be numeric numpy arrays "
                 "(e.g. tensor.detach().cpu().numpy(), or a sparse matrix's data/indices/indptr arrays)."
             )
 

@@ -186,15 +186,20 @@ def _import(entry: str) -> ModuleType:
 
 
 def _import_failure(entry: str, path: Path | None, error: BaseException) -> str:
-    """``Plugin x.py failed to import (x.py, line 3): NameError: …; fix it …`` (the plugin's own line)."""
+    """``Plugin x.py failed to import (line 3): NameError: …`` (where in the plugin's own file, if it is there)."""
     if isinstance(error, SyntaxError):
-        where = f"{error.filename or entry}, line {error.lineno}"
-        return f"Plugin {entry} has a syntax error ({where}): {error.msg}; fix that line."
+        return f"Plugin {entry} has a syntax error ({_where(error.filename, error.lineno, path)}): {error.msg}; fix it."
     frames = traceback.extract_tb(error.__traceback__)
     own = [frame for frame in frames if path is not None and Path(frame.filename) == path] or frames[-1:]
-    where = f" ({own[-1].filename}, line {own[-1].lineno})" if own else ""
+    where = f" ({_where(own[-1].filename, own[-1].lineno, path)})" if own else ""
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"Plugin {entry} failed to import{where}: {type(error).__name__}{': ' + text if text else ''}."
+
+
+def _where(filename: str | None, line: int | None, path: Path | None) -> str:
+    """``line 3`` in the plugin's own file, ``other.py, line 3`` elsewhere."""
+    own = path is not None and filename is not None and Path(filename) == path
+    return f"line {line}" if own or filename is None else f"{filename}, line {line}"
 
 
 def _has_name(cls: object) -> bool:
