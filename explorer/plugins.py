@@ -26,6 +26,7 @@ import inspect
 import os
 import re
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,8 @@ def entries(spec: str | None = None) -> list[str]:
 
 def load(spec: str | None = None) -> Loaded:
     """The plugins of ``spec`` (default: ``EXPLORER_PLUGINS``), loaded and checked once per process and value."""
-    return _load(os.pathsep.join(entries(spec)))
+    with _lock:  # the app's sessions are threads: a plugin file is executed once
+        return _load(os.pathsep.join(entries(spec)))
 
 
 def problems(spec: str | None = None) -> tuple[Problem, ...]:
@@ -87,6 +89,14 @@ def check(spec: str | None = None) -> None:
     found = problems(spec)
     if found:
         raise PluginError(found[0].message)
+
+
+def absolute(spec: str | None = None) -> str:
+    """``spec`` (default: ``EXPLORER_PLUGINS``) with its files as absolute paths: the same plugins for a
+    process that runs elsewhere (Ray's workers do not share the driver's working directory)."""
+    return os.pathsep.join(
+        str(Path(entry).expanduser().resolve()) if is_file_entry(entry) else entry for entry in entries(spec)
+    )
 
 
 def is_file_entry(entry: str) -> bool:
@@ -110,6 +120,7 @@ def label(cls: type) -> str:
 
 
 _sources: dict[str, str] = {}  # module name → the plugin entry it was loaded from
+_lock = threading.RLock()
 
 
 @functools.cache

@@ -237,3 +237,36 @@ def test_the_app_with_a_broken_plugin_serves_every_built_in_and_the_working_plug
     options = at.selectbox(key="embedding_run").options  # the factor plugin has a map; user-knn has none
     assert any(option.startswith("tag-profile") for option in options)
     assert not any(option.startswith("user-knn") for option in options)
+
+
+def test_a_local_sweep_hands_its_workers_absolute_plugin_paths(monkeypatch):
+    """Regression: with EXPLORER_PLUGINS=examples/plugins/user_knn.py (relative), every trial of a local sweep
+    failed with "There is no model 'user-knn'": Ray's workers inherit the environment, not the folder."""
+    import ray
+
+    from explorer.sweep import cluster
+
+    seen: dict[str, str] = {}
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv(plugins.PLUGINS_ENV, "examples/plugins/user_knn.py")
+    monkeypatch.setattr(ray, "init", lambda **options: seen.update(os.environ))
+    cluster.join(None)
+    assert seen[plugins.PLUGINS_ENV] == str(USER_KNN)
+
+
+def test_joining_finds_the_token_where_ray_start_writes_it(tmp_path, monkeypatch):
+    from explorer.sweep import cluster
+
+    monkeypatch.setattr(cluster, "_refresh_ray_config", lambda: None)
+    for name in (cluster.AUTH_MODE_ENV, cluster.TOKEN_ENV, cluster.TOKEN_PATH_ENV):
+        monkeypatch.setenv(name, "")  # recorded, so that what prepare_auth sets is undone after the test
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cluster.prepare_auth() is None and cluster.AUTH_MODE_ENV not in os.environ  # no token: no auth
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("abc123\n")
+    assert cluster.prepare_auth() == str(tmp_path / ".ray" / "auth_token")
+    assert os.environ[cluster.AUTH_MODE_ENV] == "token"
+    (tmp_path / "head_token").write_text("fromfile\n")
+    assert cluster.prepare_auth(tmp_path / "head_token") == str(tmp_path / "head_token")
+    assert os.environ[cluster.TOKEN_ENV] == "fromfile"  # the file given wins over every other source

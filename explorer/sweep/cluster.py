@@ -126,6 +126,8 @@ def check_reachable(address: str) -> None:
 def join(address: str | None, *, auth_token_file: str | os.PathLike | None = None) -> None:
     """``ray.init``: a new Ray on this machine (no address) or the cluster at ``address``, with this code shipped.
 
+    A Ray started here runs its workers in this environment: ``EXPLORER_PLUGINS`` is made absolute for them.
+
     Raises:
         ClusterError: the cluster cannot be reached, refuses the token, or the token file is unusable.
     """
@@ -134,6 +136,8 @@ def join(address: str | None, *, auth_token_file: str | os.PathLike | None = Non
     if address is None:
         if auth_token_file is not None:
             raise ClusterError("--auth-token-file needs --address (or RAY_ADDRESS): a Ray started here makes its own.")
+        if plugins.entries():  # the workers inherit this environment, but not the working directory
+            os.environ[plugins.PLUGINS_ENV] = plugins.absolute()
         ray.init(**INIT_OPTIONS)
         return
     check_reachable(address)
