@@ -170,7 +170,7 @@ def main() -> int:
         scratch = Path(scratch)
         training = subprocess.Popen(  # the background training: another process on the same cores
             [sys.executable, "-m", "explorer", "-q", "train", "--model", "lightgcn", "--years", str(args.year)]
-            + ["--epochs", "5000", "--no-maps", "--no-cache"],
+            + ["--param", "lightgcn.epochs=5000", "--no-maps", "--no-cache"],
             cwd=ROOT,
             env={**os.environ, "EXPLORER_CACHE_DIR": str(scratch / "training-cache")},
             stdout=subprocess.DEVNULL,

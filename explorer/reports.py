@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from explorer.evaluation import NDCG_KS, RECALL_KS, metric_label
+from explorer import comparison_tables as tables
+from explorer import per_user as per_user_results
+from explorer.evaluation import NDCG_KS, RECALL_KS
 from explorer.training import Run
 
 # Published with the notebook (shared/data/README.md). Its LightGCN scores about what popularity does.
@@ -138,111 +140,20 @@ def losses_table(runs: Sequence[Run]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", "year", "epoch", "loss"])
 
 
-# --- Uncertainty and comparisons (tables of explorer.comparison results; nothing is computed here) ---
+# --- Uncertainty and comparisons: tables of explorer.comparison results, in explorer/comparison_tables.py ---
 
-BETTER_MARK, WORSE_MARK = "▲", "▼"
+BETTER_MARK, WORSE_MARK = tables.BETTER_MARK, tables.WORSE_MARK
 LATEX_MARKS = {BETTER_MARK: r"$^{\uparrow}$", WORSE_MARK: r"$^{\downarrow}$"}
-
-
-def interval_text(value: float | None, ci: list[float] | None, digits: int = 4) -> str:
-    """``0.0825 [0.0721, 0.0930]`` (empty for a missing value)."""
-    if value is None:
-        return ""
-    if ci is None:
-        return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
-
-
-def comparison_values(result: dict) -> pd.DataFrame:
-    """Long form ``year, model, metric, value, low, high, seeds, sd`` of a comparison."""
-    rows = [
-        {
-            "year": int(year),
-            "model": model,
-            "metric": metric,
-            "value": entry["value"],
-            "low": entry["ci"][0],
-            "high": entry["ci"][1],
-            "seeds": entry.get("seeds", 1),
-            "sd": entry.get("sd"),
-        }
-        for year, block in result["years"].items()
-        for model, metrics in block["models"].items()
-        for metric, entry in metrics.items()
-    ]
-    return pd.DataFrame(rows, columns=["year", "model", "metric", "value", "low", "high", "seeds", "sd"])
-
-
-def comparison_table(result: dict, *, baseline: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
-    """One row per year and model, one column per metric: ``value [lo, hi]``, ``± sd (n seeds)`` with seeds.
-
-    With ``baseline``, a value that differs from the baseline's (Holm p < ``alpha``) gets ▲ (better) or
-    ▼ (worse); the comparison must hold the pairs ``(model, baseline)``.
-    """
-    marks = significance_marks(result, baseline, alpha) if baseline else {}
-    rows = []
-    for year, block in result["years"].items():
-        for model, metrics in block["models"].items():
-            row = {"year": int(year), "model": model}
-            for metric, entry in metrics.items():
-                text = interval_text(entry["value"], entry["ci"])
-                if entry.get("seeds", 1) > 1:
-                    text += f" ± {entry['sd']:.4f} ({entry['seeds']} seeds)"
-                row[metric_label(metric)] = text + marks.get((int(year), model, metric), "")
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def significance_marks(result: dict, baseline: str, alpha: float = 0.05) -> dict[tuple[int, str, str], str]:
-    """``(year, model, metric)`` → ▲ / ▼ where the model differs from ``baseline`` with Holm p < ``alpha``."""
-    marks = {}
-    for year, block in result["years"].items():
-        for pair in block["pairs"]:
-            if baseline not in (pair["a"], pair["b"]) or pair["p_holm"] >= alpha or pair["diff"] == 0:
-                continue
-            model = pair["a"] if pair["b"] == baseline else pair["b"]
-            better = (pair["diff"] > 0) == (pair["a"] == model)
-            marks[(int(year), model, pair["metric"])] = BETTER_MARK if better else WORSE_MARK
-    return marks
-
-
-def pairs_table(result: dict) -> pd.DataFrame:
-    """One row per tested pair, metric and year: difference with CI, p, Holm p and effect size (d_z)."""
-    rows = [
-        {
-            "year": int(year),
-            "a": pair["a"],
-            "b": pair["b"],
-            "metric": metric_label(pair["metric"]),
-            "diff (a − b)": interval_text(pair["diff"], pair["ci"]),
-            "p": pair["p"],
-            "Holm p": pair["p_holm"],
-            "effect d_z": pair["effect"],
-        }
-        for year, block in result["years"].items()
-        for pair in block["pairs"]
-    ]
-    return pd.DataFrame(rows, columns=["year", "a", "b", "metric", "diff (a − b)", "p", "Holm p", "effect d_z"])
-
-
-def pair_rows(result: dict, a: str, b: str) -> pd.DataFrame:
-    """Long form ``year, metric, diff, low, high, p, p_holm, effect`` of one pair (for a chart)."""
-    rows = [
-        {
-            "year": int(year),
-            "metric": metric_label(pair["metric"]),
-            "diff": pair["diff"],
-            "low": pair["ci"][0],
-            "high": pair["ci"][1],
-            "p": pair["p"],
-            "p_holm": pair["p_holm"],
-            "effect": pair["effect"],
-        }
-        for year, block in result["years"].items()
-        for pair in block["pairs"]
-        if (pair["a"], pair["b"]) == (a, b)
-    ]
-    return pd.DataFrame(rows, columns=["year", "metric", "diff", "low", "high", "p", "p_holm", "effect"])
+interval_text = tables.interval_text
+tidy = tables.tidy  # one row per (year, model, metric): value, ci_low, ci_high, p_vs_best, group, …
+comparison_values = tables.comparison_values
+comparison_table = tables.comparison_table
+significance_marks = tables.significance_marks
+pairs_table = tables.pairs_table
+pair_rows = tables.pair_rows
+with_intervals = tables.with_intervals
+curve_with_intervals = tables.curve_with_intervals
+per_user = per_user_results.per_user_frame  # one row per (year, seed, user): cases, hits@K, rr_sum, cohorts
 
 
 def cohort_rows(cohorts_by_run: Sequence[tuple[str, int, dict]]) -> pd.DataFrame:
@@ -348,41 +259,3 @@ def to_latex(frame: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
         lines.append(rf"\caption{{{escape(caption)}}}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
-
-
-def with_intervals(
-    frame: pd.DataFrame, result: dict, columns: dict[str, str], baseline: str | None = None
-) -> pd.DataFrame:
-    """``frame`` (``model, year`` rows) with each of ``columns`` (column → metric name) as ``value [lo, hi]``.
-
-    Rows the comparison does not hold (e.g. the notebook's reference rows) keep their value alone; a value
-    that differs from ``baseline``'s with Holm p < 0.05 gets ▲ or ▼. Where the comparison pooled several
-    seeds, the value is their mean followed by ``± seed SD (n seeds)``.
-    """
-    marks = significance_marks(result, baseline) if baseline else {}
-    shown = frame.copy()
-    for column, metric in columns.items():
-        texts = []
-        for model, year, value in zip(frame["model"], frame["year"], frame[column], strict=True):
-            entry = result["years"].get(str(year), {}).get("models", {}).get(model, {}).get(metric)
-            if value is None or pd.isna(value):
-                texts.append("")
-            elif entry is None:
-                texts.append(f"{value:.4f}")
-            else:
-                text = interval_text(entry["value"], entry["ci"])
-                if entry.get("seeds", 1) > 1:
-                    text += f" ± {entry['sd']:.4f} ({entry['seeds']} seeds)"
-                texts.append(text + marks.get((int(year), model, metric), ""))
-        shown[column] = texts
-    return shown
-
-
-def curve_with_intervals(curve: pd.DataFrame, result: dict) -> pd.DataFrame:
-    """:func:`recall_curve` rows with ``low`` and ``high`` of their CI (NaN where there is none)."""
-    values = comparison_values(result)
-    values = values[values["metric"].str.startswith("recall@")]
-    values = values.assign(K=values["metric"].str.removeprefix("recall@").astype(int))[
-        ["model", "year", "K", "low", "high"]
-    ]
-    return curve.merge(values, on=["model", "year", "K"], how="left")

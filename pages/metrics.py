@@ -17,23 +17,26 @@ from explorer.evaluation import metric_label
 from explorer.stats import RESAMPLES
 
 TABLE_METRICS = (*comparison.CI_METRICS,)
+FAMILY_METRICS = ("recall@10", "mrr", "ndcg@10")  # the page's one family: every pair × these × the years
 RECALL_COLUMNS = {f"R@{k}": f"recall@{k}" for k in (5, 10, 25, 50, 500)}
 QUALITY_COLUMNS = {"NDCG@10": "ndcg@10", "NDCG@50": "ndcg@50", "HitRate@10": "hit_rate@10"}
 
 
 @st.cache_data(show_spinner="Computing confidence intervals and paired tests…", max_entries=32)
-def comparison_of(keys: tuple[str, ...], metrics: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -> dict:
-    """explorer.comparison.compare over the runs ``keys`` (cached per set of runs, metrics and pairs)."""
+def comparison_of(keys: tuple[str, ...], contents: tuple[str, ...]) -> dict:  # noqa: ARG001 - contents: the key
+    """explorer.comparison.compare of the runs ``keys``: every pair × FAMILY_METRICS × years (one family), values
+    and CIs of TABLE_METRICS; cached per runs' contents (a retrained run is a new key)."""
     found: dict = {}
     for key in keys:
         run = load_run(key)
         found.setdefault(run.model, []).append(run)
-    return comparison.compare(found, list(metrics), pairs=list(pairs))
+    return comparison.compare(found, FAMILY_METRICS, values=TABLE_METRICS)
 
 
 @st.cache_data(show_spinner="Computing cohort metrics…", max_entries=32)
-def cohorts_of(keys: tuple[str, ...], family: str, fingerprint: str, _dataset: Dataset) -> pd.DataFrame:  # noqa: ARG001
-    """Cohort metrics with CIs of the runs ``keys`` (long form, see explorer.reports.cohort_rows)."""
+def cohorts_of(keys: tuple[str, ...], contents: tuple[str, ...], family: str, _dataset: Dataset) -> pd.DataFrame:  # noqa: ARG001
+    """Cohort metrics with CIs of the runs ``keys`` (long form, see explorer.reports.cohort_rows); ``contents``
+    (the runs' content ids, which name the data set too) key the cache, so a retrained run is recomputed."""
     rows = []
     for key in keys:
         run = load_run(key)
@@ -86,16 +89,15 @@ baseline = left.selectbox(
 reference = not dataset.synthetic and right.toggle(
     "Show the notebook's published numbers as reference rows", value=True, key="metrics_reference"
 )
-pairs = tuple((model, baseline) for model in models if model != baseline)
 try:
-    result = comparison_of(keys, TABLE_METRICS, pairs)
+    result = comparison_of(keys, tuple(runs.content_id(key) for key in keys))
 except ExplorerError as error:
     st.error(literal(error))
     st.stop()
 MARK_NOTE = (
     f"Values are shown with their 95% confidence interval, a bootstrap over test users ({RESAMPLES:,} resamples). "
-    f"▲ / ▼: significantly better / worse than **{baseline}** (paired sign-flip permutation test over users, "
-    f"Holm-corrected over every model, year and metric on this page, p < 0.05)."
+    f"▲ / ▼ (on {', '.join(map(metric_label, FAMILY_METRICS))}): better / worse than **{baseline}**. "
+    + result["family"]["sentence"].replace("Decisions:", "The marks and the two-model verdict use one family:")
 )
 st.markdown(
     "**Recall@K**: share of the test rows (held-out user–artist pairs) whose artist the model ranks in the user's "
@@ -112,6 +114,20 @@ st.subheader("MRR")
 st.dataframe(mrr, hide_index=True, key="mrr_table")
 downloads(mrr, "mrr", MARK_NOTE)
 st.caption(MARK_NOTE)
+tidy = reports.tidy(result)  # one row per (year, model, metric): the export a researcher can load
+left, right = st.columns(2)
+left.download_button("results.csv (tidy)", tidy.to_csv(index=False).encode(), "results.csv", "text/csv", key="tidy")
+right.download_button(  # built on click: per (model, year, user) hits@K, reciprocal-rank sums and cohorts
+    "per_user.csv",
+    lambda: (
+        reports.per_user(chosen, {r.year: assign(splits(dataset)[r.year], dataset.friends) for r in chosen})
+        .to_csv(index=False)
+        .encode()
+    ),
+    "per_user.csv",
+    "text/csv",
+    key="per_user",
+)
 if reference:
     st.caption(reports.NOTEBOOK_NOTE)
 
@@ -134,27 +150,17 @@ else:
     second = right.selectbox(
         "Model B", [m for m in models if m != first], index=0, key="compare_b", help="the difference is A − B"
     )
-    duel = comparison_of(keys, ("recall@10", "mrr", "ndcg@10"), ((first, second),))
-    for sentence in duel["verdicts"]:
+    for sentence in (comparison.verdict_of(result, first, second, metric) for metric in FAMILY_METRICS):
         (st.success if "beats" in sentence else st.info)(sentence + ".")
     st.caption(
-        "Holm-corrected over the three metrics and every year shown; a paired sign-flip permutation test over "
-        "the test users both models ranked. Effect d_z: mean per-user difference over its standard deviation."
+        "From the same family as the marks above. Adjusted CI: simultaneous for that family (docs/statistics.md). "
+        "Effect d_z: mean per-user contribution to the difference over its standard deviation."
     )
-    rows = reports.pair_rows(duel, first, second)
+    rows = reports.pair_rows(result, first, second)
     st.plotly_chart(charts.pair_differences(rows, first, second), key="pair_chart")
-    duel_table = reports.pairs_table(duel)
-    st.dataframe(
-        duel_table,
-        hide_index=True,
-        key="pair_table",
-        column_config={
-            "p": st.column_config.NumberColumn(format="%.2e"),
-            "Holm p": st.column_config.NumberColumn(format="%.2e"),
-            "effect d_z": st.column_config.NumberColumn(format="%.3f"),
-        },
-    )
-    downloads(duel_table, "pair", f"{first} vs {second}: difference with 95% CI, p and Holm p.")
+    duel_table = reports.pairs_table(result, first, second)
+    st.dataframe(duel_table, hide_index=True, key="pair_table")
+    downloads(duel_table, "pair", f"{first} vs {second}: difference with 95% CI, adjusted CI, p and adjusted p.")
 
 st.subheader("Cohorts")
 st.markdown(
@@ -169,7 +175,7 @@ cohort_year = right.selectbox("Test year", years, index=len(years) - 1, key="coh
 year_keys = tuple(
     runs.run_key(r.model, r.params, r.year, r.data["fingerprint"]) for r in chosen if r.year == cohort_year
 )
-cohort_table = cohorts_of(year_keys, family, dataset.fingerprint, dataset)
+cohort_table = cohorts_of(year_keys, tuple(map(runs.content_id, year_keys)), family, dataset)
 st.plotly_chart(charts.cohort_bars(cohort_table, cohort_metric, family), key="cohort_chart")
 shown_cohorts = reports.cohort_table(cohort_table, cohort_metric)
 st.dataframe(shown_cohorts, hide_index=True, key="cohort_table")

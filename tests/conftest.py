@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 from explorer.data import Dataset, load_dataset
 from explorer.synthetic import write_synthetic_dataset
@@ -37,3 +39,15 @@ def real_dataset() -> Dataset:
     if not has_real_data:
         pytest.skip("LASTFM_DATA_DIR does not point at the data set")
     return load_dataset(REAL_DATA_DIR)
+
+
+def scipy_sign_flip_p(x: np.ndarray, y: np.ndarray, resamples: int = 9_999) -> float:
+    """scipy's paired permutation test of ``sum(x - y)`` (the reference for the sign-flip and Tukey tests)."""
+    return scipy_stats.permutation_test(
+        (x, y),
+        lambda a, b, axis=-1: (a - b).sum(axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=resamples,
+        rng=np.random.default_rng(0),
+    ).pvalue

@@ -242,6 +242,9 @@ def test_metrics_page_shows_intervals_marks_verdicts_cohorts_and_beyond(demo_app
     assert len(frame_with(at, "model", "cohort", "users", "R@10 [95% CI]")) > 0
     labels = [b.label for b in at.get("download_button")]
     assert {"recall.csv", "recall.md", "recall.tex", "beyond.tex", "cohorts.md"} <= set(labels)
+    assert {"results.csv (tidy)", "per_user.csv"} <= set(labels)
+    captions = " ".join(c.value for c in at.caption)
+    assert "one family: paired sign-flip permutation test" in captions and "every pair of the 4 models" in captions
     assert len(at.get("plotly_chart")) >= 6  # recall ×2, pair, cohorts, novelty, fit times (+ losses)
     at.radio(key="cohort_family").set_value("social").run()
     at.selectbox(key="metrics_baseline").set_value("cmf").run()

@@ -203,8 +203,10 @@ def test_real_data_pages_after_cli_training(tmp_path, browser_page):
             "lightgcn-social",
             "--years",
             "2010",
-            "--epochs",
-            "10",
+            "--param",
+            "lightgcn.epochs=10",
+            "--param",
+            "lightgcn-social.epochs=10",
             "--no-maps",
         ],
         cwd=ROOT,
@@ -293,7 +295,7 @@ def test_metrics_page_statistics_in_chromium(tmp_path, demo_dir, browser_page):
     cache = tmp_path / "cache"
     done = subprocess.run(
         [sys.executable, "-m", "explorer", "-q", "train", "--model", "popularity", "cmf", "lightgcn", "--no-maps"]
-        + ["--k", "8", "--epochs", "20", "--data-dir", str(demo_dir)],
+        + ["--param", "cmf.k=8", "--param", "lightgcn.epochs=20", "--data-dir", str(demo_dir)],
         cwd=ROOT,
         env={**os.environ, "EXPLORER_CACHE_DIR": str(cache)},
         capture_output=True,

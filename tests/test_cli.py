@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -118,9 +119,13 @@ def test_broken_data_file_is_one_sentence(tmp_path, demo_dir):
     ("args", "word"),
     [
         (["--years", "1999"], "test year"),
-        (["--k", "0"], "k must be between"),
-        (["--model", "popularity", "--k", "5"], "not a hyperparameter of popularity"),
-        (["--epochs", "5"], "not a hyperparameter of cmf"),
+        (["--param", "cmf.k=0"], "k must be between"),
+        (["--model", "popularity", "--param", "popularity.k=5"], "popularity has no hyperparameter 'k'"),
+        (["--param", "lightgcn.epochs=5"], "not among the models"),
+        (["--param", "cmf.k=8", "--param", "cmf.k=9"], "twice"),
+        (["--param", "cmf.k"], "MODEL.NAME=VALUE"),
+        (["--param", "nope.k=1"], "no model 'nope'"),
+        (["--param", "cmf.k=x"], "must be a number"),
     ],
 )
 def test_bad_parameters_are_one_sentence(tmp_path, demo_dir, args, word):
@@ -150,11 +155,15 @@ def test_make_demo_data_then_train_list_and_clear(tmp_path):
     demo = tmp_path / "demo"
     assert explorer("make-demo-data", str(demo)).returncode == 0
     cache = tmp_path / "cache"
-    done = explorer("-q", "train", "--model", "popularity", "cmf", "--k", "8", "--data-dir", str(demo), cache=cache)
+    done = explorer(
+        "-q", "train", "--model", "popularity", "cmf", "--param", "cmf.k=8", "--data-dir", str(demo), cache=cache
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("trained in") == 6
     assert len(list(cache.glob("*/projection-*.npz"))) == 3  # the CMF runs' maps, drawn for the app
-    again = explorer("-q", "train", "--model", "popularity", "cmf", "--k", "8", "--data-dir", str(demo), cache=cache)
+    again = explorer(
+        "-q", "train", "--model", "popularity", "cmf", "--param", "cmf.k=8", "--data-dir", str(demo), cache=cache
+    )
     assert again.stdout.count("cached") == 6
     listing = explorer("runs", "list", cache=cache)
     assert listing.stdout.count("cmf") == 3 and listing.stdout.count("popularity") == 3
@@ -165,7 +174,17 @@ def test_make_demo_data_then_train_list_and_clear(tmp_path):
 
 def test_evaluate_json_is_exactly_one_object(tmp_path, demo_dir):
     done = explorer(
-        "evaluate", "--model", "cmf", "--k", "8", "--reg", "1", "--json", "--data-dir", str(demo_dir), cache=tmp_path
+        "evaluate",
+        "--model",
+        "cmf",
+        "--param",
+        "cmf.k=8",
+        "--param",
+        "cmf.reg=1",
+        "--json",
+        "--data-dir",
+        str(demo_dir),
+        cache=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # fails if anything else is on stdout
@@ -179,7 +198,17 @@ def demo_cache(tmp_path_factory, demo_dir) -> Path:
     """popularity and CMF (k=8, seeds 1 and 2) on the demo data, trained once for the compare tests."""
     cache = tmp_path_factory.mktemp("compare-cache")
     done = explorer(
-        "-q", "train", "--model", "popularity", "cmf", "--k", "8", "--no-maps", "--data-dir", str(demo_dir), cache=cache
+        "-q",
+        "train",
+        "--model",
+        "popularity",
+        "cmf",
+        "--param",
+        "cmf.k=8",
+        "--no-maps",
+        "--data-dir",
+        str(demo_dir),
+        cache=cache,
     )
     assert done.returncode == 0, done.stderr
     return cache
@@ -190,8 +219,8 @@ def test_evaluate_json_has_cis_cohorts_beyond_and_seeds(demo_cache, demo_dir):
         "evaluate",
         "--model",
         "cmf",
-        "--k",
-        "8",
+        "--param",
+        "cmf.k=8",
         "--seeds",
         "1",
         "2",
@@ -227,8 +256,8 @@ def test_compare_json_is_one_object_of_the_issue_shape(demo_cache, demo_dir):
         "--models",
         "cmf",
         "popularity",
-        "--k",
-        "8",
+        "--param",
+        "cmf.k=8",
         "--years",
         "2009",
         "2010",
@@ -246,7 +275,7 @@ def test_compare_json_is_one_object_of_the_issue_shape(demo_cache, demo_dir):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["metrics"] == ["recall@10", "mrr", "ndcg@10"] and result["resamples"] == 2000
-    assert result["confidence"] == 0.95 and "sign-flip" in result["test"]
+    assert result["confidence"] == 0.95 and result["test"] == "signflip" and "sign-flip" in result["test_name"]
     assert set(result["years"]) == {"2009", "2010"}
     block = result["years"]["2010"]
     entry = block["models"]["cmf"]["recall@10"]
@@ -255,17 +284,49 @@ def test_compare_json_is_one_object_of_the_issue_shape(demo_cache, demo_dir):
     pair = block["pairs"][0]
     assert (pair["a"], pair["b"]) == ("cmf", "popularity")
     assert pair["diff"] == pytest.approx(entry["value"] - block["models"]["popularity"]["recall@10"]["value"])
-    assert 0 < pair["p"] <= pair["p_holm"] <= 1
+    assert 2 / (pair["patterns"] + 1) <= pair["p"] <= pair["p_adjusted"] <= 1
+    assert isinstance(pair["p_is_bound"], bool) and len(pair["ci_adjusted"]) == 2
     assert len(result["verdicts"]) == 3 and all("cmf" in v and "popularity" in v for v in result["verdicts"])
+    assert result["family"]["tests"] == 2 * 3 and result["years"]["2010"]["missing"] == []
 
 
 def test_compare_reads_the_cache_and_prints_tables_and_verdicts(demo_cache, demo_dir):
-    done = explorer(
-        "compare", "--models", "popularity", "cmf", "--k", "8", "--data-dir", str(demo_dir), cache=demo_cache
-    )
+    args = ["--models", "popularity", "cmf", "--param", "cmf.k=8", "--data-dir", str(demo_dir)]
+    done = explorer("compare", *args, cache=demo_cache)
     assert done.returncode == 0, done.stderr
     assert "Recall@10" in done.stdout and "Holm p" in done.stdout and "Verdicts" in done.stdout
     assert "trained" not in done.stderr.lower()
+    tidy = explorer("compare", *args, "--csv", cache=demo_cache)
+    rows = pd.read_csv(io.StringIO(tidy.stdout))
+    assert {"year", "model", "metric", "value", "ci_low", "ci_high", "p_vs_best", "group"} <= set(rows.columns)
+    assert len(rows) == 3 * 2 * 2 and rows["value"].dtype == float  # years × models × metrics
+    tukey = explorer("compare", *args, "--test", "tukey", "--json", cache=demo_cache)
+    assert json.loads(tukey.stdout)["test"] == "tukey"
+
+
+def test_compare_help_fits_on_one_screen():
+    done = subprocess.run(
+        [sys.executable, "-m", "explorer", "compare", "--help"],
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and len(done.stdout.splitlines()) <= 40 and "--param" in done.stdout
+    listing = explorer("train", "--param", "list")
+    assert listing.returncode == 0 and "ease.reg" in listing.stdout and "lightgcn.epochs" in listing.stdout
+
+
+def test_evaluate_writes_per_user_results_with_cohorts(demo_cache, demo_dir, tmp_path):
+    target = tmp_path / "users.csv"
+    args = ["--model", "cmf", "--param", "cmf.k=8", "--per-user-out", str(target), "--json", "--data-dir"]
+    done = explorer("evaluate", *args, str(demo_dir), cache=demo_cache)
+    assert done.returncode == 0, done.stderr
+    rows, metrics = pd.read_csv(target), json.loads(done.stdout)["years"]
+    assert {"user", "year", "cases", "hits@10", "rr_sum", "activity", "mainstream", "social"} <= set(rows.columns)
+    for year, part in rows.groupby("year"):
+        assert part["hits@10"].sum() / part["cases"].sum() == pytest.approx(metrics[str(year)]["recall"]["10"])
+        assert part["rr_sum"].sum() / part["rr_cases"].sum() == pytest.approx(metrics[str(year)]["mrr"])
 
 
 @pytest.mark.parametrize(
@@ -276,7 +337,7 @@ def test_compare_reads_the_cache_and_prints_tables_and_verdicts(demo_cache, demo
         (["--models", "cmf", "popularity", "--metrics", "precision@10"], ["no metric", "recall@K"]),
         (["--models", "cmf", "popularity", "--metrics", "recall@0"], ["whole number"]),
         (["--models", "cmf", "popularity", "--resamples", "5"], ["--resamples"]),
-        (["--models", "cmf", "popularity", "--seeds", "1", "--seed", "2"], ["--seeds"]),
+        (["--models", "cmf", "popularity", "--seeds", "1", "--param", "cmf.seed=2"], ["--seeds"]),
     ],
 )
 def test_compare_errors_are_one_sentence(tmp_path, demo_dir, args, words):

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from explorer import comparison, stats
+from explorer import stats
 from explorer.errors import ParameterError
 from explorer.evaluation import metrics_of, parse_metric, user_contributions
-from explorer.training import Run
+from tests.conftest import scipy_sign_flip_p
 
 
 def test_bootstrap_of_two_users_takes_the_three_possible_values():
@@ -84,26 +84,49 @@ def test_random_sign_flip_agrees_with_scipy_on_random_data():
     rng = np.random.default_rng(11)
     x = rng.binomial(5, 0.12, 300) / 5
     y = rng.binomial(5, 0.10, 300) / 5
-    theirs = scipy_stats.permutation_test(
-        (x, y),
-        lambda a, b, axis=-1: (a - b).sum(axis),
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=9_999,
-        rng=np.random.default_rng(0),
-    ).pvalue
+    theirs = scipy_sign_flip_p(x, y)
     ours = stats.sign_flip_pvalues(x - y, resamples=10_000, seed=0)
     assert 0.01 < theirs < 0.9  # a p-value Monte Carlo resolves
     assert ours == pytest.approx(theirs, abs=0.02)
 
 
-def test_columns_are_tested_independently_and_tiny_p_uses_the_normal_tail():
+def test_a_p_never_goes_below_the_floor_and_the_floor_is_a_bound():
     rng = np.random.default_rng(3)
-    strong = rng.normal(1.0, 1.0, 500)  # mean 1 sd 1: z ≈ 22, beyond any Monte Carlo resolution
+    strong = rng.normal(1.0, 1.0, 500)  # z ≈ 22: no random pattern is as extreme
     none = rng.normal(0.0, 1.0, 500)
-    p = stats.sign_flip_pvalues(np.stack([strong, none], axis=1), resamples=2000)
-    assert p[0] < 2 / 2001 and p[0] > 0
+    counts = stats.sign_flip_counts(np.stack([strong, none], axis=1), resamples=2000)
+    p, bound = stats.counts_pvalues(counts.less, counts.greater, counts.patterns, counts.exact)
+    assert p[0] == pytest.approx(2 / 2001) and bound.tolist() == [True, False]  # regression: was 1e-100 (normal)
     assert p[1] > 0.01
+    assert stats.sign_flip_pvalues(strong, resamples=2000) == pytest.approx(2 / 2001)
+
+
+def test_the_first_patterns_do_not_depend_on_how_many_are_drawn():
+    d = np.random.default_rng(4).normal(0.05, 1.0, (300, 3))
+    short, long = stats.sign_flip_counts(d, 1_500, seed=2), stats.sign_flip_counts(d, 4_000, seed=2)
+    first = stats.sign_flip_counts(d, 2_000, seed=2)
+    assert np.array_equal(stats.sign_patterns(300, 0, 2)[:1_500], stats.sign_patterns(300, 0, 2)[:1_500])
+    assert (short.less <= first.less).all() and (first.less <= long.less).all()
+    once = stats.extra_sign_flip_counts(d, 0, 3, seed=2)
+    split = [stats.extra_sign_flip_counts(d, 0, 1, seed=2), stats.extra_sign_flip_counts(d, 1, 3, seed=2)]
+    assert np.array_equal(once[0], np.concatenate([split[0][0], split[1][0]]))
+    assert np.array_equal(once[1], np.concatenate([split[0][1], split[1][1]]))
+
+
+def test_holm_keeps_bounds_as_bounds_and_reports_its_multiplier():
+    adjusted, is_bound, multiplier = stats.holm_with_bounds([0.001, 0.02, 0.03], [True, False, False])
+    assert adjusted.tolist() == pytest.approx([0.003, 0.04, 0.04])
+    assert is_bound.tolist() == [True, False, False]  # 0.04 is set by the exact 0.02 × 2
+    assert multiplier.tolist() == pytest.approx([3.0, 2.0, 0.04 / 0.03])
+    assert adjusted.tolist() == pytest.approx((multiplier * np.array([0.001, 0.02, 0.03])).tolist())
+
+
+def test_p_values_print_with_two_significant_figures_and_bounds_as_bounds():
+    assert [stats.format_p(p) for p in (0.6789, 0.0123, 0.00123, 0.5, 0.00032, 1.0, 0.997)] == [
+        "0.68", "0.012", "0.0012", "0.50", "3.2e-4", "1.0", "1.0"
+    ]  # fmt: skip
+    assert stats.format_p(2 / 23_401, bound=True) == "< 8.5e-5"  # regression: "6.23e-32" from 10,000 patterns
+    assert stats.format_p(0.0064, bound=True) == "< 0.0064"
 
 
 def test_holm_by_hand():
@@ -118,19 +141,34 @@ def test_effect_size_is_mean_over_sd():
     assert stats.effect_size(np.ones(4)) == 0.0
 
 
+def test_effect_size_is_d_z_of_each_users_contribution_to_the_reported_difference():
+    rng = np.random.default_rng(5)
+    den = rng.integers(1, 9, 200).astype(float)
+    num_a, num_b = rng.binomial(den.astype(int), 0.2), rng.binomial(den.astype(int), 0.15)
+    contribution = len(den) * (num_a - num_b) / den.sum()  # user u's share of the reported difference
+    assert contribution.mean() == pytest.approx(num_a.sum() / den.sum() - num_b.sum() / den.sum())
+    assert stats.effect_size(num_a - num_b) == pytest.approx(contribution.mean() / contribution.std(ddof=1))
+
+
 def test_verdict_sentences():
+    years = [2008, 2009, 2010]
     assert (
-        stats.verdict("lightgcn-social", "cmf", "Recall@10", [2008, 2009, 2010], [0.03, 0.04, 0.03], [1e-5] * 3)
-        == "lightgcn-social beats cmf on Recall@10 in 2008, 2009 and 2010 (Holm p < 0.001 each)"
+        stats.verdict("lightgcn-social", "cmf", "Recall@10", years, [0.03, 0.04, 0.03], [0.004] * 3, bounds=[True] * 3)
+        == "lightgcn-social beats cmf on Recall@10 in 2008, 2009 and 2010 (Holm p < 0.0040 each)"
     )
     assert (
         stats.verdict("lightgcn", "cmf", "Recall@10", [2008, 2009], [0.003, -0.0002], [0.62, 1.0])
-        == "no detectable difference between lightgcn and cmf on Recall@10 in any year (Holm p = 0.62 and 1.00)"
+        == "no detectable difference between lightgcn and cmf on Recall@10 in any year (Holm p = 0.62 and 1.0)"
     )
-    mixed = stats.verdict("a", "b", "MRR", [2008, 2009, 2010], [-0.01, 0.02, 0.0], [0.01, 0.002, 0.5])
+    mixed = stats.verdict("a", "b", "MRR", years, [-0.01, 0.02, 0.0], [0.01, 0.002, 0.5])
     assert mixed == (
-        "a beats b on MRR in 2009 (Holm p = 0.002); b beats a on MRR in 2008 (Holm p = 0.01); "
+        "a beats b on MRR in 2009 (Holm p = 0.0020); b beats a on MRR in 2008 (Holm p = 0.010); "
         "no detectable difference in 2010 (Holm p = 0.50)"
+    )
+    missing = stats.verdict("a", "b", "MRR", [2010], [0.0], [0.9], missing=[2008], adjustment="Tukey")
+    assert missing == (
+        "no detectable difference between a and b on MRR in 2010 (Tukey p = 0.90); "
+        "not compared in 2008 (a run is missing)"
     )
 
 
@@ -161,58 +199,3 @@ def test_user_contributions_give_back_the_notebook_metrics():
     assert values[2] == pytest.approx(expected["mrr"])
     assert values[3] == pytest.approx(expected["ndcg"]["10"])
     assert den[:, 0].tolist() == [3, 1, 2] and den[:, 2].tolist() == [2, 1, 2]  # rows; rows with a norm_rank
-
-
-def _run(model: str, year: int, ranks: list[float], seed: int = 0) -> Run:
-    users = [1, 1, 2, 3, 4, 5, 6, 7]
-    table = pd.DataFrame({"user": users, "item": range(8), "ranks": ranks, "norm_ranks": ranks, "cold": False})
-    return Run(model, {"seed": seed}, year, {}, {}, table, {}, 0.0, 0.0, "cpu", {})
-
-
-def test_compare_has_the_issue_shape_and_one_verdict_per_pair_and_metric():
-    good = [1.0, 2.0, 1.0, 3.0, 1.0, 2.0, 1.0, 1.0]
-    bad = [50.0, 60.0, 70.0, 80.0, 90.0, 99.0, 45.0, 30.0]
-    runs = {
-        "good": [_run("good", 2009, good), _run("good", 2010, good)],
-        "bad": [_run("bad", 2009, bad), _run("bad", 2010, bad)],
-        "same": [_run("same", 2009, bad), _run("same", 2010, bad)],
-    }
-    result = comparison.compare(runs, ["recall@10", "MRR"], resamples=1000)
-    assert set(result) == {"metrics", "confidence", "resamples", "test", "years", "verdicts"}
-    assert result["metrics"] == ["recall@10", "mrr"] and result["resamples"] == 1000
-    block = result["years"]["2009"]
-    assert block["models"]["good"]["recall@10"]["value"] == 1.0
-    assert block["models"]["bad"]["recall@10"]["ci"] == [0.0, 0.0]
-    pair = block["pairs"][0]
-    assert set(pair) == {"a", "b", "metric", "diff", "ci", "p", "p_holm", "effect"}
-    assert (pair["a"], pair["b"], pair["metric"], pair["diff"]) == ("good", "bad", "recall@10", 1.0)
-    assert len(block["pairs"]) == 3 * 2 and pair["p_holm"] >= pair["p"]
-    # 7 users, all better: exact test p = 2/128; Holm over 3 pairs × 2 metrics × 2 years
-    assert pair["p"] == pytest.approx(2 / 128)
-    assert len(result["verdicts"]) == 3 * 2
-    # Holm over 12 tests: the 8 smallest (2/128) become 12 × 2/128 = 0.1875; 7 users cannot show a difference
-    assert (
-        result["verdicts"][0]
-        == "no detectable difference between good and bad on Recall@10 in any year (Holm p = 0.19 each)"
-    )
-    assert (
-        result["verdicts"][-1]
-        == "no detectable difference between bad and same on MRR in any year (Holm p = 1.00 each)"
-    )
-    two = comparison.compare({m: runs[m][:1] for m in ("good", "bad")}, ["recall@10"], resamples=1000)
-    assert two["verdicts"] == ["good beats bad on Recall@10 in 2009 (Holm p = 0.016)"]
-
-
-def test_seeds_are_averaged_per_user_and_their_spread_reported():
-    runs = {
-        "a": [_run("a", 2009, [1.0] * 8, seed=1), _run("a", 2009, [1.0] * 4 + [99.0] * 4, seed=2)],
-        "b": [_run("b", 2009, [99.0] * 8)],
-    }
-    entry = comparison.compare(runs, ["recall@10"], resamples=500)["years"]["2009"]["models"]["a"]["recall@10"]
-    assert entry["value"] == pytest.approx(0.75) and entry["seeds"] == 2
-    assert entry["sd"] == pytest.approx(np.std([1.0, 0.5], ddof=1))
-
-
-def test_one_model_is_a_one_sentence_error():
-    with pytest.raises(ParameterError, match="at least two models"):
-        comparison.compare({"a": [_run("a", 2009, [1.0] * 8)]}, ["mrr"])

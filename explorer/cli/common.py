@@ -1,4 +1,4 @@
-"""What every command shares: the model/year/data flags, per-model hyperparameters, progress, obtaining runs."""
+"""What every command shares: the model/year/data flags, per-model hyperparameters (``--param``), progress, runs."""
 
 from __future__ import annotations
 
@@ -14,17 +14,30 @@ from explorer.models import model_names, registry
 from explorer.protocol import DEFAULT_YEARS, Split
 from explorer.training import Run, splits_of
 
+PARAM_HELP = "a model's hyperparameter, e.g. ease.reg=300 (repeatable; --param list: all of them)"
 
-def param_flags() -> dict[str, tuple[type, str]]:
-    """Every hyperparameter of every model → (type, help), for the ``--name`` flags."""
-    flags: dict[str, tuple[type, str]] = {}
+
+def param_listing() -> str:
+    """Every model's hyperparameters: ``MODEL.NAME  default  [low, high]  help``, one per line."""
+    lines = []
     for cls in registry().values():
+        if not cls.PARAMS:
+            lines.append(f"{cls.name}: no hyperparameters")
         for name, spec in cls.PARAMS.items():
-            prior = flags.get(name)
-            models = f"{prior[1].split(' [')[0]} " if prior else ""
-            owners = (prior[1].split("[")[1].rstrip("]") + ", " if prior else "") + cls.name
-            flags[name] = (spec.kind, f"{models or spec.help} [{owners}]")
-    return flags
+            label = f"{cls.name}.{name}"
+            lines.append(f"{label:<32} {spec.default!s:>8}  [{spec.low:g}, {spec.high:g}]  {spec.help}")
+    return "\n".join(lines)
+
+
+class ParamAction(argparse.Action):
+    """``--param MODEL.NAME=VALUE`` (repeatable) collected as text; ``--param list`` prints them all and exits."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ARG002 - argparse's signature
+        if values == "list":
+            print(param_listing())
+            parser.exit()
+        given = list(getattr(namespace, self.dest, None) or [])
+        setattr(namespace, self.dest, [*given, values])
 
 
 def add_common(parser: argparse.ArgumentParser, *, many_models: bool, flag: str = "--model") -> None:
@@ -35,25 +48,25 @@ def add_common(parser: argparse.ArgumentParser, *, many_models: bool, flag: str 
         nargs="+" if many_models else None,
         required=True,
         choices=model_names(),
-        metavar="MODEL",
-        help=f"model{'s' if many_models else ''} to use: {', '.join(model_names())}",
+        metavar="M",
+        help=f"model{'s' if many_models else ''}: {', '.join(model_names())}",
     )
     parser.add_argument(
         "--years",
         nargs="+",
         type=int,
         default=list(DEFAULT_YEARS),
-        metavar="YEAR",
+        metavar="Y",
         help="test years (default: 2008 2009 2010)",
     )
-    parser.add_argument("--data-dir", help="folder of the data set (default: $LASTFM_DATA_DIR, data/, download)")
     parser.add_argument(
-        "--device", choices=["cpu", "cuda"], help="device for torch models (default: cuda if available)"
+        "--data-dir", metavar="DIR", help="folder of the data set (default: $LASTFM_DATA_DIR, data/, download)"
+    )
+    parser.add_argument(
+        "--device", choices=["cpu", "cuda"], help="device of torch models (default: cuda if there is one)"
     )
     parser.add_argument("--no-cache", action="store_true", help="retrain even when a cached run exists")
-    group = parser.add_argument_group("hyperparameters (each applies to the models that have it)")
-    for name, (kind, text) in param_flags().items():
-        group.add_argument(f"--{name.replace('_', '-')}", dest=f"param_{name}", type=kind, help=text)
+    parser.add_argument("--param", action=ParamAction, dest="params", metavar="M.NAME=V", help=PARAM_HELP)
 
 
 def add_seeds(parser: argparse.ArgumentParser) -> None:
@@ -61,22 +74,42 @@ def add_seeds(parser: argparse.ArgumentParser) -> None:
         "--seeds",
         nargs="+",
         type=int,
-        metavar="SEED",
-        help="train (or read) one run per seed and report the mean, the seed SD and the user-bootstrap CI",
+        metavar="S",
+        help="one run per seed: the mean, the seed SD and the user-bootstrap CI",
     )
 
 
-def params_for(model: str, args: argparse.Namespace, models: Sequence[str]) -> dict[str, Any]:
-    """The hyperparameter flags given for ``model`` (a flag no model of ``models`` has is an error)."""
-    given = {
-        key[len("param_") :]: value
-        for key, value in vars(args).items()
-        if key.startswith("param_") and value is not None
-    }
-    for name in given:
-        if not any(name in registry()[m].PARAMS for m in models):
-            raise ParameterError(f"--{name.replace('_', '-')} is not a hyperparameter of {', '.join(models)}.")
-    return {name: value for name, value in given.items() if name in registry()[model].PARAMS}
+def parse_params(given: Sequence[str] | None, models: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--param`` texts → model → validated overrides; ParameterError (one sentence) for anything wrong.
+
+    Checked before any data is read: the model exists and is one of ``models``, it has that hyperparameter,
+    the value is a number within the parameter's bounds, and no ``MODEL.NAME`` is given twice.
+    """
+    chosen: dict[str, dict[str, Any]] = {model: {} for model in models}
+    for text in given or []:
+        target, equals, value = text.partition("=")
+        model, dot, name = target.partition(".")
+        if not (equals and dot and model and name and value):
+            raise ParameterError(f"--param {text!r} is not MODEL.NAME=VALUE; write e.g. --param ease.reg=300.")
+        if model not in registry():
+            raise ParameterError(f"--param {text}: there is no model {model!r}; models: {', '.join(model_names())}.")
+        if model not in chosen:
+            raise ParameterError(f"--param {text} names {model}, which is not among the models given here.")
+        params = registry()[model].PARAMS
+        if name not in params:
+            known = ", ".join(params) or "none"
+            raise ParameterError(f"--param {text}: {model} has no hyperparameter {name!r}; it has: {known}.")
+        if name in chosen[model]:
+            raise ParameterError(f"--param gives {model}.{name} twice; give each hyperparameter once.")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ParameterError(f"--param {text}: {name} must be a number, got {value!r}.") from None
+        try:
+            chosen[model][name] = params[name].check(name, number)
+        except ParameterError as error:
+            raise ParameterError(f"--param {text}: {str(error).rstrip('.')}.") from None
+    return chosen
 
 
 class Bar:
@@ -136,8 +169,8 @@ def seed_list(args: argparse.Namespace, model: str) -> list[int | None]:
     seeds = getattr(args, "seeds", None)
     if not seeds:
         return [None]
-    if getattr(args, "param_seed", None) is not None:
-        raise ParameterError("Give either --seed or --seeds, not both.")
+    if any(text.partition("=")[0].endswith(".seed") for text in getattr(args, "params", None) or []):
+        raise ParameterError("Give either --param MODEL.seed=… or --seeds, not both.")
     if len(set(seeds)) != len(seeds):
         raise ParameterError("--seeds lists a seed twice; give each seed once.")
     return list(seeds) if comparison.depends_on_seed(model) else [None]
@@ -152,11 +185,12 @@ def obtain(
     args: argparse.Namespace, models: Sequence[str], loaded: tuple[Dataset, list[Split]] | None = None
 ) -> dict[str, list[Run]]:
     """The runs of ``models`` for ``args.years`` (one per seed where ``--seeds`` is given), year by year."""
+    given = parse_params(getattr(args, "params", None), models)  # every mistake fails before data is read
+    seed_plan = {model: seed_list(args, model) for model in models}
     dataset, splits = loaded or load(args)
     results: dict[str, list[Run]] = {}
     for model in models:
-        params = params_for(model, args, models)
-        seeds = seed_list(args, model)
+        params, seeds = given[model], seed_plan[model]
         for split in splits:
             for seed in seeds:
                 label = f"{model} {split.year}" + (f" seed {seed}" if seed is not None else "")

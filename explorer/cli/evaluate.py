@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from explorer import comparison, reports
+from explorer import comparison, reports, summaries
 from explorer.cli.common import add_common, add_seeds, load, obtain
 from explorer.cohorts import COHORT_METRICS, assign, cohort_metrics
 from explorer.data import Dataset
@@ -23,6 +23,9 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser("evaluate", help="print a model's notebook-style tables per test year")
     add_common(parser, many_models=False)
     parser.add_argument("--ranks-out", metavar="FILE.csv", help="write user,item,ranks,norm_ranks,test_year")
+    parser.add_argument(
+        "--per-user-out", metavar="FILE.csv", help="write per-user results: user, year, cases, hits@K, rr_sum, cohorts"
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     add_seeds(parser)
 
@@ -32,6 +35,9 @@ def run(args: argparse.Namespace, started: float) -> None:
     model_runs = obtain(args, [args.model], (dataset, splits))[args.model]
     if args.ranks_out:
         write_ranks(first_seed(model_runs), args.ranks_out)
+    if args.per_user_out:
+        cohorts = {split.year: assign(split, dataset.friends) for split in splits}
+        write_csv(reports.per_user(model_runs, cohorts), args.per_user_out, "per-user")
     if args.json:
         print(json.dumps(as_json(args.model, model_runs, splits, dataset, args.seeds)))
     else:
@@ -69,12 +75,12 @@ def as_json(
     years: dict[str, Any] = {}
     for split in splits:
         year_runs = by_year[split.year]
-        metrics = comparison.mean_metrics([r.metrics for r in year_runs])
-        metrics["ci"] = comparison.metric_intervals(year_runs)
-        _, num, _ = comparison.pooled_contributions(year_runs, COHORT_METRICS)
+        metrics = summaries.mean_metrics([r.metrics for r in year_runs])
+        metrics["ci"] = summaries.metric_intervals(year_runs)
+        _, num, _ = summaries.pooled_contributions(year_runs, COHORT_METRICS)
         metrics["cohorts"] = cohort_metrics(year_runs[0].ranks, assign(split, dataset.friends), num=num)
         if seeds:
-            metrics["seeds"] = comparison.seed_summary(year_runs, seeds)
+            metrics["seeds"] = summaries.seed_summary(year_runs, seeds)
         years[str(split.year)] = metrics
     return {
         "model": model,
@@ -106,8 +112,8 @@ def print_uncertainty(model_runs: Sequence[Run], seeds: Sequence[int] | None) ->
         by_year.setdefault(r.year, []).append(r)
     rows = []
     for year, year_runs in by_year.items():
-        ci = comparison.metric_intervals(year_runs)
-        mean = comparison.mean_metrics([r.metrics for r in year_runs])
+        ci = summaries.metric_intervals(year_runs)
+        mean = summaries.mean_metrics([r.metrics for r in year_runs])
         row = {
             "year": year,
             "R@10 [95% CI]": reports.interval_text(mean["recall"]["10"], ci["recall"]["10"]),
@@ -115,7 +121,7 @@ def print_uncertainty(model_runs: Sequence[Run], seeds: Sequence[int] | None) ->
             "NDCG@10 [95% CI]": reports.interval_text(mean["ndcg"]["10"], ci["ndcg"]["10"]),
         }
         if seeds and len(year_runs) > 1:
-            summary = comparison.seed_summary(year_runs, seeds)
+            summary = summaries.seed_summary(year_runs, seeds)
             row["seed SD R@10 / MRR"] = f"{summary['sd']['recall@10']:.4f} / {summary['sd']['mrr']:.4f}"
         rows.append(row)
     print("\nUncertainty: 95% bootstrap CI over test users" + (" (of the mean over seeds)" if seeds else ""))
@@ -128,8 +134,12 @@ def write_ranks(model_runs: Sequence[Run], path: str) -> None:
     """The notebook's ranks file: ``user,item,ranks,norm_ranks,test_year`` (empty where unranked)."""
     frame = pd.concat([r.ranks for r in model_runs], ignore_index=True)
     columns = ["user", "item", "ranks", "norm_ranks", "test_year"]
-    out = frame[columns].astype({"ranks": "Int64", "norm_ranks": "Int64"})
+    write_csv(frame[columns].astype({"ranks": "Int64", "norm_ranks": "Int64"}), path, "ranks")
+
+
+def write_csv(frame: pd.DataFrame, path: str, what: str) -> None:
+    """``frame`` as CSV at ``path``; a path that cannot be written is one sentence."""
     try:
-        out.to_csv(path, index=False)
+        frame.to_csv(path, index=False)
     except OSError as error:
-        raise ParameterError(f"Cannot write the ranks file {path}: {error.strerror}.") from None
+        raise ParameterError(f"Cannot write the {what} file {path}: {error.strerror}.") from None
