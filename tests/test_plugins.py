@@ -6,6 +6,7 @@ in examples/plugins/ are trained and compared through the real command line on t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -270,3 +271,27 @@ def test_joining_finds_the_token_where_ray_start_writes_it(tmp_path, monkeypatch
     (tmp_path / "head_token").write_text("fromfile\n")
     assert cluster.prepare_auth(tmp_path / "head_token") == str(tmp_path / "head_token")
     assert os.environ[cluster.TOKEN_ENV] == "fromfile"  # the file given wins over every other source
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("explorer.provenance") is None, reason="runs are keyed by code once provenance lands"
+)
+def test_editing_a_plugin_file_makes_its_old_run_stale_and_not_served(tmp_path, demo_dir):
+    """A plugin's runs are keyed by its own code (explorer.provenance.code_fingerprint of its file)."""
+    path = write_plugin(tmp_path, name="noise-edit")
+    env = {**os.environ, plugins.PLUGINS_ENV: str(path), "EXPLORER_CACHE_DIR": str(tmp_path / "cache")}
+
+    def explorer(*args: str) -> str:
+        command = [sys.executable, "-m", "explorer", "-q", *args]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    train = ("train", "--model", "noise-edit", "--years", "2010", "--data-dir", str(demo_dir), "--no-maps")
+    assert "trained in" in explorer(*train)
+    assert "(cached)" in explorer(*train)
+    path.write_text(path.read_text().replace("default_rng(0)", "default_rng(1)"))  # new code, same name
+    assert "trained in" in explorer(*train)  # the old run is not served
+    listed = json.loads(explorer("runs", "list", "--json"))
+    mine = [row for row in listed if row["model"] == "noise-edit"]
+    assert sorted(row["stale"] for row in mine) == [False, True]
