@@ -23,6 +23,7 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import json
 import os
 import re
 import sys
@@ -36,6 +37,7 @@ from explorer.errors import ExplorerError
 
 PLUGINS_ENV = "EXPLORER_PLUGINS"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+SHIPPED_ENV = "EXPLORER_PLUGINS_SHIPPED"  # JSON {module on the workers: plugin as the driver named it}
 FILE_MODULE_PREFIX = "explorer_plugin_"  # private module names of plugin files: explorer_plugin_<stem>_<hash>
 
 
@@ -84,13 +86,6 @@ def problems(spec: str | None = None) -> tuple[Problem, ...]:
     return load(spec).problems
 
 
-def check(spec: str | None = None) -> None:
-    """Raise the first problem as a :class:`PluginError` (what the CLI does before it starts)."""
-    found = problems(spec)
-    if found:
-        raise PluginError(found[0].message)
-
-
 def absolute(spec: str | None = None) -> str:
     """``spec`` (default: ``EXPLORER_PLUGINS``) with its files as absolute paths: the same plugins for a
     process that runs elsewhere (Ray's workers do not share the driver's working directory)."""
@@ -109,7 +104,8 @@ def origin(cls: type) -> str | None:
     module = cls.__module__
     if module == "explorer" or module.startswith("explorer."):
         return None
-    return _sources.get(module) or getattr(sys.modules.get(module), "__file__", None) or module
+    shipped = json.loads(os.environ.get(SHIPPED_ENV) or "{}")  # on a cluster's worker: the driver's own name
+    return shipped.get(module) or _sources.get(module) or getattr(sys.modules.get(module), "__file__", None) or module
 
 
 def label(cls: type) -> str:

@@ -177,6 +177,9 @@ def test_registry_lists_built_ins_first_then_plugins_and_problems_name_the_model
     assert plugins.origin(model_class("noise-two")) == str(good) and plugins.origin(model_class("cmf")) is None
     (problem,) = plugins.problems()
     assert problem.source == str(clash) and problem.models == ("cmf",)
+    # on a cluster's worker the plugin is a shipped copy; errors still name it as the driver did
+    monkeypatch.setenv(plugins.SHIPPED_ENV, json.dumps({model_class("noise-two").__module__: "my/noise.py"}))
+    assert plugins.label(model_class("noise-two")) == "plugin model 'noise-two' (my/noise.py)"
 
 
 def test_example_plugins_train_and_compare_with_popularity_and_ease_through_the_cli(demo_dir, tmp_path):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -221,23 +222,23 @@ def shipped_code() -> Iterator[dict[str, Any]]:
     staging = Path(tempfile.mkdtemp(prefix="explorer-ship-"))
     try:
         modules: list[Any] = [str(PACKAGE_DIR)]
-        names: list[str] = []
+        names: dict[str, str] = {}  # module name on the workers → the plugin as given on the driver
         files = {entry: module for entry, module in loaded.modules.items() if plugins.is_file_entry(entry)}
         if files:
             digest = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in files.values())).hexdigest()[:12]
             package = staging / f"explorer_plugins_{digest}"
             package.mkdir()
             (package / "__init__.py").write_text('"""Plugin files shipped by explorer.sweep.cluster."""\n')
-            for n, module in enumerate(files.values()):
+            for n, (entry, module) in enumerate(files.items()):
                 shutil.copyfile(module.__file__, package / f"plugin{n}_{Path(module.__file__).stem}.py")
-                names.append(f"{package.name}.plugin{n}_{Path(module.__file__).stem}")
+                names[f"{package.name}.plugin{n}_{Path(module.__file__).stem}"] = entry
             modules.append(str(package))
         for entry, module in loaded.modules.items():
             if entry not in files:
                 modules.append(sys.modules[module.__name__.split(".")[0]])
-                names.append(entry)
+                names[entry] = entry
         env: dict[str, Any] = {"py_modules": modules, "excludes": ["__pycache__", "*.pyc"]}
-        env["env_vars"] = {plugins.PLUGINS_ENV: os.pathsep.join(names)}
+        env["env_vars"] = {plugins.PLUGINS_ENV: os.pathsep.join(names), plugins.SHIPPED_ENV: json.dumps(names)}
         yield env
     finally:
         shutil.rmtree(staging, ignore_errors=True)
