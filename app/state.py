@@ -16,7 +16,7 @@ import streamlit as st
 
 from app.jobs import TrainingQueue
 from app.text import literal
-from explorer import recommend, runs
+from explorer import plugins, recommend, runs
 from explorer.data import DATA_DIR_ENV, Dataset, load_dataset
 from explorer.errors import ExplorerError
 from explorer.models import model_class, model_names
@@ -191,10 +191,12 @@ def cached_runs(dataset: Dataset, *, include_stale: bool = False) -> pd.DataFram
     """The run cache's entries for this data set (one row per run; see :func:`explorer.runs.table`).
 
     Only current runs unless ``include_stale``: a run made by other code (or of a model not registered
-    here) is never shown as a result; the Train page lists it, marked, to delete it.
+    here) is never shown as a result; the Train page lists it, marked, to delete it. Runs of models that
+    are not registered now (a plugin left out of ``EXPLORER_PLUGINS``, or broken) are always left out:
+    their class is needed to read them.
     """
     table = runs.table()
-    keep = table["data"] == dataset.fingerprint
+    keep = (table["data"] == dataset.fingerprint) & table["model"].isin(model_names())
     if not include_stale:
         keep &= table["status"] == "current"
     table = table[keep].copy()
@@ -203,6 +205,13 @@ def cached_runs(dataset: Dataset, *, include_stale: bool = False) -> pd.DataFram
         for model, params, year in zip(table["model"], table["params"], table["year"], strict=True)
     ]
     return table
+
+
+def plugin_warnings() -> None:
+    """One warning per plugin (or plugin model) that could not be loaded; every other model works."""
+    for problem in plugins.problems():
+        unavailable = f"{', '.join(problem.models)} unavailable" if problem.models else "Unavailable"
+        st.warning(f"{unavailable}: {literal(problem.message)}", icon=":material/extension_off:")
 
 
 def setting_label(model: str, params_json: str, year: int) -> str:

@@ -12,9 +12,14 @@ the function that computes it from a :class:`Inputs`:
   :data:`METRICS` (= :data:`explorer.comparison.CI_METRICS`; :func:`explorer.evaluation.user_contributions`),
   so statistics never re-read the ranks; ``metrics`` names the columns.
 
-Another per-user array is one more line in :data:`ARRAYS`. Besides these arrays the run stores its own
-bootstrap CIs (:func:`intervals`, small, in ``metrics.json``): 10,000 user resamples, seed 0, the percentile
-interval, computed by :mod:`explorer.stats` as :func:`explorer.summaries.metric_intervals` does.
+Another per-user array is one more line in :data:`ARRAYS`. When the data set's friendships are given,
+the explanation of each top-10 list is stored too (``reasons_*`` arrays, see
+:func:`explorer.explainers.reason_arrays`; none for a model that cannot be explained), so the Compare
+users page reads why each model recommends each artist instead of computing it.
+
+Besides these arrays the run stores its own bootstrap CIs (:func:`intervals`, small, in ``metrics.json``):
+10,000 user resamples, seed 0, the percentile interval, computed by :mod:`explorer.stats` as
+:func:`explorer.summaries.metric_intervals` does.
 
 Stored as one ``.npz`` (:func:`save`, :func:`load`): no pickle, ``allow_pickle=False`` on load.
 """
@@ -28,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from explorer.evaluation import NDCG_KS, RECALL_KS, Evaluation, parse_metric, user_contributions
 from explorer.models.base import Recommender
@@ -62,6 +68,7 @@ class Inputs:
     recommender: Recommender
     split: Split
     evaluation: Evaluation  # with TOP_N-long lists (``evaluate(..., list_length=TOP_N)``)
+    friends: pd.DataFrame | None = None  # the data set's friendships: the explanations need them
 
     @property
     def users(self) -> np.ndarray:
@@ -94,16 +101,24 @@ ARRAYS: dict[str, Callable[[Inputs], np.ndarray]] = {
 }
 
 
-def compute(recommender: Recommender, split: Split, evaluation: Evaluation) -> dict[str, np.ndarray]:
-    """Every array of :data:`ARRAYS` for one fitted model and its evaluation on ``split``.
+def compute(
+    recommender: Recommender, split: Split, evaluation: Evaluation, friends: pd.DataFrame | None = None
+) -> dict[str, np.ndarray]:
+    """Every array of :data:`ARRAYS` for one fitted model and its evaluation on ``split``, and (when
+    ``friends`` is given) the explanations of its top-10 lists.
 
     Raises:
         ValueError: ``evaluation``'s lists are shorter than :data:`TOP_N` where the catalogue is not.
     """
     if evaluation.top_items.shape[1] < min(TOP_N, len(split.items)):
         raise ValueError(f"the evaluation's lists must be {TOP_N} long; evaluate with list_length={TOP_N}")
-    inputs = Inputs(recommender, split, evaluation)
-    return {name: np.asarray(make(inputs)) for name, make in ARRAYS.items()}
+    inputs = Inputs(recommender, split, evaluation, friends)
+    arrays = {name: np.asarray(make(inputs)) for name, make in ARRAYS.items()}
+    if friends is not None:
+        from explorer import explainers  # it imports the models it explains; the registry does not need it
+
+        arrays.update(explainers.reason_arrays(recommender, split, friends, inputs.users, evaluation.top_items))
+    return arrays
 
 
 def nest(names: list[str], values: list[Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorer import lookups, provenance
+from explorer import contract, lookups, provenance
 from explorer.beyond import beyond_metrics, tags_before
 from explorer.data import Dataset
 from explorer.evaluation import COVERAGE_K, evaluate
@@ -139,11 +139,11 @@ def train_and_evaluate(
     kind = provenance.device_kind(cls, device)
     recommender = cls(device=kind, **cls.params_for(split.year, params))
     started = time.perf_counter()
-    recommender.fit(split.train_set(dataset.friends, dataset.tagged), progress=progress)
+    contract.fit(recommender, split.train_set(dataset.friends, dataset.tagged), progress)  # checked: one sentence
     fitted = time.perf_counter()
-    result = evaluate(recommender.score, split, list_length=lookups.TOP_N)
+    result = evaluate(contract.scorer(recommender), split, list_length=lookups.TOP_N)
     metrics = {**result.metrics, "beyond": beyond_of(result.top_items[:, :COVERAGE_K], split, dataset)}
-    per_user = lookups.compute(recommender, split, result)
+    per_user = lookups.compute(recommender, split, result, dataset.friends)
     evaluated = time.perf_counter()
     used = getattr(recommender, "device_used_", kind)
     if used != kind:

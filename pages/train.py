@@ -5,7 +5,7 @@ import streamlit as st
 
 from app.charts import sweep_coordinates
 from app.run_card import cached_runs_panel
-from app.state import cached_runs, page_start, splits, training_queue
+from app.state import cached_runs, page_start, plugin_warnings, splits, training_queue
 from app.text import literal
 from explorer import sweep
 from explorer.errors import ExplorerError
@@ -19,7 +19,8 @@ st.markdown(
 queue = training_queue()
 year_splits = splits(dataset)
 
-st.caption(" · ".join(f"**{name}**: {model_class(name).description}" for name in model_names()))
+st.caption(" · ".join(f"**{literal(name)}**: {literal(model_class(name).description)}" for name in model_names()))
+plugin_warnings()  # a broken plugin: its models are missing from the form, with the reason
 with st.form("train_form"):
     left, right = st.columns(2)
     chosen_models = left.multiselect("Models", model_names(), default=model_names(), key="train_models")

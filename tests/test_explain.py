@@ -40,9 +40,16 @@ def split(demo_dataset):
 
 
 @pytest.fixture(scope="module")
-def demo_runs(tmp_path_factory, demo_dataset, split):
-    cache = tmp_path_factory.mktemp("explain-cache")
-    return {model: runs.run_for(demo_dataset, split, model, params, root=cache) for model, params in SETTINGS.items()}
+def explain_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("explain-cache")
+
+
+@pytest.fixture(scope="module")
+def demo_runs(explain_cache, demo_dataset, split):
+    return {
+        model: runs.run_for(demo_dataset, split, model, params, root=explain_cache)
+        for model, params in SETTINGS.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -311,3 +318,26 @@ def test_explain_cli_prints_the_issue_json_and_errors_in_one_sentence(tmp_path, 
     unknown = explorer("--model", "ease", "--year", str(YEAR), "--user", "999999")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
     assert unknown.stderr.strip().splitlines()[-1].startswith("error: There is no user 999999")
+
+
+@pytest.mark.parametrize("model", ["ease", "friends-pop", "als", "lightgcn-ease"])
+def test_a_cached_run_stores_its_explanations_and_the_page_reads_the_same(
+    model, demo_runs, explain_cache, demo_dataset, split
+):
+    """The run store keeps every test user's top-10 explanations, so a page reads them instead of computing."""
+    run = runs.load(demo_runs[model].key, explain_cache)
+    stored = stored_reasons(run.lookups)
+    assert stored is not None and np.array_equal(stored.users, run.test_users)
+    user = int(run.test_users[len(run.test_users) // 2])
+    read = explain.explain(run, split, demo_dataset, user, stored=stored).as_json()
+    computed = explain.explain(run, split, demo_dataset, user).as_json()
+    assert _rounded(read) == _rounded(computed)  # float32 sums in another order: equal to rounding
+
+
+def _rounded(value):
+    """``value`` with every float to 5 significant digits (ids, names and kinds exact)."""
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return float(f"{value:.5g}") if isinstance(value, float) else value

@@ -33,13 +33,14 @@ def ray_session():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     session_dir = ray._private.worker._global_node.get_session_dir_path()
     try:
-        yield
+        yield ray.get_runtime_context().get_node_id()
     finally:
         ray.shutdown()
     assert not _processes_of(session_dir), "Ray left processes running"
 
 
 def test_two_by_two_sweep_runs_under_local_ray_and_caches_the_best_test_run(demo_dataset, ray_session):
+    ray_node = ray_session
     request = sweep.plan(demo_dataset, "lightgcn", [2010], ["lr=0.01,0.05", "epochs=3,6"], seeds=[1])
     seen = []
     result = sweep.run_sweep(demo_dataset, request, progress=lambda done, total: seen.append((done, total)))
@@ -65,17 +66,19 @@ def test_two_by_two_sweep_runs_under_local_ray_and_caches_the_best_test_run(demo
     document = json.loads(json.dumps(result.as_json()))
     assert document["engine"] == "ray" and document["metric"] == "mrr" and document["engine_version"]
     assert set(document["years"]["2010"]) == {"validated_on", "trials", "best", "test"}
-    assert set(document["years"]["2010"]["trials"][0]) == {"params", "seed", "value", "status", "error"}
+    assert set(document["years"]["2010"]["trials"][0]) == {"params", "seed", "value", "status", "error", "node"}
+    assert {trial.node for trial in part.trials} == {ray_node}  # where each trial ran: local Ray's one node
 
 
 def test_cli_sweep_json_is_exactly_one_object_and_its_test_run_is_listed(demo_dir, ray_session, capsys):
+    ray_node = ray_session
     code = main(["-q", "sweep", "--model", "popularity", "--years", "2010", "--data-dir", str(demo_dir), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     document = json.loads(captured.out)  # Tune's own tables went to stderr
     assert document["model"] == "popularity" and document["engine"] == "ray"
     (trial,) = document["years"]["2010"]["trials"]
-    assert trial == {"params": {}, "seed": None, "value": trial["value"], "status": "ok", "error": ""}
+    assert trial == {"params": {}, "seed": None, "value": trial["value"], "status": "ok", "error": "", "node": ray_node}
     assert document["years"]["2010"]["test"]["key"] in set(runs.table()["key"])
 
 

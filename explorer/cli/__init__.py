@@ -1,7 +1,9 @@
 """The command line: ``python -m explorer COMMAND …``, one module per command group.
 
 Each command module has ``add_parser(commands)`` (its subcommand and flags) and ``run(args, started)``.
-Errors a user can cause print one sentence on stderr and exit with status 2; no traceback.
+Errors a user can cause print one sentence on stderr and exit with status 2; no traceback. The plugins of
+``EXPLORER_PLUGINS`` are loaded first (their models become choices of ``--model``); a plugin that cannot
+be loaded stops every command with its sentence.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from explorer import plugins
 from explorer.cli import compare, demo, drift, evaluate, explain, runs, sweep, train
 from explorer.errors import ExplorerError
 
@@ -37,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    broken = plugins.problems()  # before the parser: plugin models are choices of --model
+    if broken:
+        for problem in broken:
+            print(f"error: {problem.message}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     started = time.perf_counter()

@@ -29,6 +29,11 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--metric", default="mrr", help=f"validation metric to maximise: {sweep.METRICS_HELP}")
     parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else Ray on this machine)")
+    parser.add_argument(
+        "--auth-token-file",
+        metavar="FILE",
+        help="the cluster's token (default: $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token if present)",
+    )
     parser.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs each trial reserves (default 1)")
     parser.add_argument(
         "--gpus-per-trial", type=float, help="GPUs each trial reserves (default 0.5 if the cluster has one)"
@@ -58,6 +63,7 @@ def run_from_args(args: Any, progress: sweep.SweepProgress | None = None) -> swe
         progress=progress,
         device=args.device,
         use_cache=not args.no_cache,
+        auth_token_file=args.auth_token_file,
     )
 
 

@@ -20,6 +20,7 @@ class Trial:
     value: float | None = None
     status: str = "ok"  # ok | failed
     error: str = ""
+    node: str = ""  # the Ray node id the trial ran on ("" when it never ran)
 
     def as_json(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if key != "year"}

@@ -13,6 +13,7 @@ from typing import Any
 from explorer import runs
 from explorer.data import Dataset
 from explorer.errors import ExplorerError
+from explorer.sweep import cluster
 from explorer.sweep.grid import Plan, metric_of
 from explorer.sweep.report import SweepResult, Trial, YearSweep, best_of
 from explorer.training import splits_of, train_and_evaluate
@@ -53,6 +54,7 @@ def run_sweep(
     train_best: bool = True,
     device: str | None = None,
     use_cache: bool = True,
+    auth_token_file: str | None = None,
 ) -> SweepResult:
     """Run a checked sweep on Ray Tune; the driver picks the best per year and (if asked) trains it on Y.
 
@@ -63,6 +65,7 @@ def run_sweep(
         progress: ``progress(done, total)`` as trials finish.
         train_best: Train each year's best setting on its real split into the run cache.
         device: Device of the test runs the driver trains.
+        auth_token_file: The cluster's token (see :mod:`explorer.sweep.cluster`; default: found as Ray finds it).
     """
     import ray
     from ray import tune
@@ -75,7 +78,7 @@ def run_sweep(
         progress(0, len(specs))
     try:
         if started_here:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            cluster.join(address, auth_token_file=auth_token_file)  # one sentence if it cannot; ships plugins
         if gpus_per_trial is None:
             gpus_per_trial = 0.5 if ray.cluster_resources().get("GPU", 0) else 0.0
 
@@ -95,7 +98,7 @@ def run_sweep(
                 self._tick()
 
         trainable = tune.with_parameters(
-            _trial, dataset=dataset, model=request.model, metric=request.metric, cpus=cpus_per_trial
+            cluster.on_node(_trial), dataset=dataset, model=request.model, metric=request.metric, cpus=cpus_per_trial
         )
         tuner = tune.Tuner(
             tune.with_resources(trainable, {"cpu": cpus_per_trial, "gpu": gpus_per_trial}),
@@ -136,6 +139,7 @@ def _trial_of(result: Any) -> Trial:
     spec = result.config["trial"]
     trial = Trial(year=spec["year"], params=dict(spec["point"]), seed=spec["seed"])
     metrics = result.metrics or {}
+    trial.node = metrics.get("node", "")
     if result.error is not None:
         trial.status, trial.error = "failed", _one_line(result.error)
     elif metrics.get("failed"):
