@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from explorer.cli import compare, demo, evaluate, runs, sweep, train
+from explorer.cli import compare, demo, evaluate, runs, sweep, train, tuning
 from explorer.errors import ExplorerError
 
 COMMANDS = {
@@ -21,6 +21,7 @@ COMMANDS = {
     "train": train,
     "runs": runs,
     "sweep": sweep,
+    "tuning": tuning,
     "make-demo-data": demo,
 }
 
