@@ -211,9 +211,8 @@ def sweep_results() -> None:
     if st.button(label, type="primary", disabled=queue.busy, key="sweep_train_best"):
         seed = job.request.seeds[0]
         for year, choice in best.items():
-            params = model_class(result.model).params_for(
-                year, {**choice["params"], **({} if seed is None else {"seed": seed})}
-            )
+            overrides = {**choice["params"], **sweep.seed_params(result.model, seed)}
+            params = model_class(result.model).params_for(year, overrides)
             queue.submit(dataset, year_splits[year], result.model, params)
         st.rerun()
 
