@@ -19,9 +19,13 @@ YEAR_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 REFERENCE_OF = {"notebook LightGCN": "lightgcn", "notebook CMF (k=50)": "cmf"}  # drawn dotted in their model's colour
 
 
-def _tidy(figure: go.Figure, height: int = 340) -> go.Figure:
+def tidy(figure: go.Figure, height: int = 340) -> go.Figure:
+    """The layout every chart shares: its height, slim margins, no legend title."""
     figure.update_layout(height=height, margin={"t": 40, "b": 10, "l": 10, "r": 10}, legend_title_text="")
     return figure
+
+
+_tidy = tidy
 
 
 def _colour(model: str) -> str:

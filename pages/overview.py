@@ -6,7 +6,16 @@ from app.state import cached_runs, page_start
 from app.text import literal
 from explorer import overview
 
-dataset = page_start("Last.fm Recommender Explorer")
+dataset = page_start(
+    "Last.fm Recommender Explorer", "What data is this, how is each model tested, and where is each answer?"
+)
+for target, label, icon in (
+    ("pages/metrics.py", "Which model is best each year, and is it real? → Metrics", ":material/bar_chart:"),
+    ("pages/compare.py", "Why does a model recommend what it does to one user? → Compare users", ":material/group:"),
+    ("pages/embeddings.py", "Where is a user or an artist in a model's space? → Embeddings", ":material/scatter_plot:"),
+    ("pages/train.py", "Which runs are cached, and how do I add or tune one? → Train", ":material/fitness_center:"),
+):
+    st.page_link(target, label=label, icon=icon)
 source = "synthetic demo data" if dataset.synthetic else "Last.fm hetrec2011-lastfm-2k (GroupLens, HetRec 2011)"
 st.markdown(
     f"**Data:** {source} · {literal(dataset.path)} · fingerprint `{dataset.fingerprint}`  \n"
