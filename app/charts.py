@@ -38,7 +38,7 @@ def _name(model: str) -> str:
 
 def _legend_height(entries: int, least: int = 360) -> int:
     """A height whose right-hand legend holds ``entries`` lines without clipping."""
-    return max(least, 22 * entries + 110)
+    return max(least, 27 * entries + 120)
 
 
 def _year_keys(figure: go.Figure, years: list[int], *, dashes: bool = False) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from app.metrics_data import COHORT_NOTE, cohorts_of
+from app.metrics_data import COHORT_NOTE, cohorts_of, default_seed
 from app.run_card import show_run_card
 from app.state import splits
 from explorer import comparison, reports, runs
@@ -38,6 +38,17 @@ class View:
     def __post_init__(self) -> None:
         self.models = self.models or list(dict.fromkeys(run.model for run in self.chosen))
         self.years = sorted({run.year for run in self.chosen})
+
+    def one_seed(self) -> list[Run]:
+        """One run per model and year: the year's default seed where several seeds are shown (else the first)."""
+        chosen: dict[tuple[str, int], Run] = {}
+        for run in self.chosen:
+            have = chosen.get((run.model, run.year))
+            if have is None or (
+                have.seed != default_seed(run.model, run.year) and run.seed == default_seed(run.model, run.year)
+            ):
+                chosen[(run.model, run.year)] = run
+        return list(chosen.values())
 
     def reference(self) -> bool:
         """Whether to show the notebook's published rows beside ours (a toggle; real data only)."""
@@ -188,11 +199,13 @@ def cohorts(view: View) -> None:
     from app import charts
 
     st.markdown(COHORT_NOTE)
+    if len(view.one_seed()) < len(view.chosen):
+        st.caption("Seed-dependent models: the run of each year's default seed.")
     left, mid, right = st.columns(3)
     family = left.radio("Cohorts", list(COHORTS), horizontal=True, key="cohort_family")
     metric = mid.radio("Metric", ["R@10", "MRR", "NDCG@10"], horizontal=True, key="cohort_metric")
     year = right.selectbox("Test year", view.years, index=len(view.years) - 1, key="cohort_year")
-    keys = tuple(r.key for r in view.chosen if r.year == year)
+    keys = tuple(r.key for r in view.one_seed() if r.year == year)
     table = cohorts_of(keys, tuple(map(runs.content_id, keys)), family, view.dataset)
     chart(view, "cohorts", (family, metric, year), lambda: charts.cohort_bars(table, metric, family), "cohort_chart")
     shown = reports.cohort_table(table, metric)
@@ -232,7 +245,7 @@ def training(view: View) -> None:
 
     left, right = st.columns(2)
     with left:
-        losses = reports.losses_table(view.chosen)
+        losses = reports.losses_table(view.one_seed())  # one curve per model and year (its default seed)
         if losses.empty:
             st.info("None of the runs shown trains in epochs (popularity and CMF have no loss curve).")
         else:
