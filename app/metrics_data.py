@@ -3,20 +3,24 @@ comparison (one family, one test), cohort metrics, and the notes a reader must k
 
 Nothing here computes a statistic: :func:`explorer.comparison.compare` does. A comparison is cached twice: in
 this server (``st.cache_data``) and on disk beside the runs (``<cache>/.stats``, through
-:class:`explorer.pair_store.PairStore`), keyed by the runs' content ids (:func:`explorer.runs.content_id`),
-so a server that starts reads it instead of reloading every run's ranks; a retrained run is a new content id.
+:class:`explorer.pair_store.PairStore`), keyed by the runs' content ids (:func:`explorer.runs.content_id`) and
+the statistics code, so a server that starts reads it instead of reloading every run's ranks; a retrained run
+(a new content id) or changed statistics code is computed afresh.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from app.state import column_grid, load_run, runs_of, setting_label, splits
-from explorer import comparison, reports, runs, stats
+from app.state import column_grid, load_run, setting_label, splits
+from explorer import comparison, multiple, pair_store, reports, runs, stats, summaries
 from explorer.cohorts import COHORTS, assign, cohort_metrics
 from explorer.data import Dataset
 from explorer.errors import ExplorerError
@@ -58,14 +62,12 @@ def pick_runs(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, bool]:
     table = with_settings(table)
     models = [m for m in model_names() if m in set(table["model"])]
     chosen = []
-    changed = False
     with st.expander("Runs shown: one hyperparameter setting per model (default: each model's tuned defaults)"):
         for column, model in zip(column_grid(len(models), 5), models, strict=True):
             settings = sorted(
                 dict.fromkeys(table.loc[table["model"] == model, "setting"]), key=lambda s: s != "defaults"
             )
             picked = column.selectbox(model, settings, key=f"{key}_{model}", help="hyperparameters of the cached runs")
-            changed |= picked != settings[0]
             chosen.append(table[(table["model"] == model) & (table["setting"] == picked)])
         rows = pd.concat(chosen)
         seeded = bool((rows.groupby(["model", "year"]).size() > 1).any())
@@ -88,9 +90,13 @@ def _one_seed(group: pd.DataFrame) -> pd.DataFrame:
     return (wanted if len(wanted) else group).sort_values("seed").head(1)
 
 
-def loaded(rows: pd.DataFrame) -> list[Run]:
-    """The runs of ``rows`` (unreadable ones named in a warning and left out)."""
-    return runs_of(rows)
+@functools.cache
+def statistics_code() -> str:
+    """A hash of the statistics modules' source: a stored comparison made by other statistics code is not served."""
+    digest = hashlib.sha256()
+    for module in (comparison, multiple, stats, summaries, pair_store):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def family_key(keys: Sequence[str], test: str, values: Sequence[str]) -> str:
@@ -98,6 +104,7 @@ def family_key(keys: Sequence[str], test: str, values: Sequence[str]) -> str:
     contents = sorted(runs.content_id(key) for key in keys)
     return PairStore.key(
         "metrics-page-family",
+        code=statistics_code(),
         contents=contents,
         metrics=list(FAMILY_METRICS),
         values=list(values),
