@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app import charts
+from app import map_charts
 from app.state import load_run_or_stop, no_runs_note, page_start, runs_or_stop, splits
 from app.text import literal
 from explorer import maps, projection, recommend
@@ -98,7 +98,7 @@ if user is not None:
     recommended = recommend.recommendations(dataset, split, run, user, 10)["artistID"].to_numpy()
     marked = {"user": np.array([user]), "history": history, "recommended": recommended}
 
-st.plotly_chart(charts.embedding_map(points, colour, marked), key="embedding_chart")
+st.plotly_chart(map_charts.embedding_map(points, colour, marked), key="embedding_chart")
 st.caption(
     f"{len(points):,} points · {run.model} {run.year} · n_neighbors {n_neighbors}, min_dist {min_dist}. "
     "Hover a point for its name."

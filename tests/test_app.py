@@ -314,7 +314,7 @@ def test_a_list_length_change_reuses_the_years_work(demo_app, monkeypatch):
 
 
 def test_embedding_map_labels_show_html_verbatim():
-    from app import charts
+    from app import map_charts
 
     points = pd.DataFrame(
         {
@@ -327,7 +327,7 @@ def test_embedding_map_labels_show_html_verbatim():
             "popularity": [3, 2, 1],
         }
     )
-    figure = charts.embedding_map(points, "top tag", {"history": [1]})
+    figure = map_charts.embedding_map(points, "top tag", {"history": [1]})
     texts = [
         str(v) for trace in figure.data for field in (trace.hovertext, trace.text) if field is not None for v in field
     ]
