@@ -178,25 +178,33 @@ def user_marks(split: Split, year_table: pd.DataFrame, user: int, models: Sequen
     return map_charts.user_marks(user, history, held, {m: lists[m] for m in models if m in lists})
 
 
-def artist_search(dataset: Dataset, run: Run, key: str = "embedding_search") -> tuple[list, pd.DataFrame | None]:
-    """Find an artist by name; its 10 nearest neighbours in the run's own space (marks and a table)."""
+def artist_search(dataset: Dataset, run: Run, key: str = "embedding_search") -> list:
+    """Find an artist by name; its 10 nearest neighbours in the run's own space (a table, and marks for the map)."""
     text = st.text_input("Find an artist by name", key=key, placeholder="e.g. Radiohead")
     if not text.strip():
-        return [], None
+        return []
     found = similar.find_artists(dataset, text, among=run.state["item_ids"])
     if found.empty:
         st.info(f"No artist of this map's catalogue ({run.year}) has {literal(repr(text))} in its name.")
-        return [], None
+        return []
     names = dict(zip(found["artistID"], found["name"], strict=True))
     artist = st.selectbox(f"{len(found)} match(es)", list(names), format_func=names.get, key=f"{key}_pick")
     try:
         near = similar.nearest_artists(run, int(artist), 10)
     except ExplorerError as error:
         st.error(literal(error))
-        return [], None
+        return []
     near["name"] = recommend.artist_names(dataset, near["artistID"].to_numpy())["name"].to_numpy()
-    marks = map_charts.artist_marks(int(artist), names[artist], near["artistID"].to_numpy())
-    return marks, near[["rank", "name", "similarity"]]
+    st.dataframe(
+        near[["rank", "name", "similarity"]],
+        hide_index=True,
+        key="embedding_neighbours_table",
+        alt="nearest neighbours",
+        height=250,
+        column_config={"similarity": st.column_config.NumberColumn("cosine similarity", format="%.3f")},
+    )
+    st.caption(f"The {len(near)} artists nearest to it in {run.model}'s own space (its artist vectors, not the map).")
+    return map_charts.artist_marks(int(artist), names[artist], near["artistID"].to_numpy())
 
 
 def missing_note(points: pd.DataFrame, marks: Sequence, user: int | None) -> None:

@@ -45,24 +45,23 @@ with st.form("projection_form"):
         "min_dist", 0.0, 0.99, 0.1, step=0.01, key="embedding_min_dist", help="smaller: tighter clusters"
     )
     asked = st.form_submit_button("Draw the map", key="embedding_submit")
-coordinates = maps_view.stored_or_drawn(run, kind, n_neighbors, min_dist, asked)
-if coordinates is None:
-    st.stop()
-settings = (kind, n_neighbors, min_dist)
-points = maps_view.points_of(dataset, split, run, coordinates, settings)
-
 left, right = st.columns(2)
 with left:
     user = maps_view.pick_user(user_options(dataset, split)["user"].tolist(), run.year)
     year_table = table[table["year"] == run.year]
     models = maps_view.pick_lists(year_table, run.model) if user is not None else []
 with right:
-    found, neighbours = maps_view.artist_search(dataset, run)
+    found = maps_view.artist_search(dataset, run)
 marks = (maps_view.user_marks(split, year_table, user, models) if user is not None else []) + found
 left, right = st.columns([3, 1])
 colour = left.radio("Colour by", ["top tag", "popularity", "node type"], horizontal=True, key="embedding_colour")
 isolate = right.toggle("Show only what is marked", key="embedding_isolate", disabled=not marks)
 
+coordinates = maps_view.stored_or_drawn(run, kind, n_neighbors, min_dist, asked)
+if coordinates is None:
+    st.stop()
+settings = (kind, n_neighbors, min_dist)
+points = maps_view.points_of(dataset, split, run, coordinates, settings)
 key = (run.key, settings)
 order = maps_view.tag_order(dataset)
 st.plotly_chart(maps_view.figure(points, key, colour, marks, order, isolate and bool(marks)), key="embedding_chart")
@@ -77,6 +76,3 @@ if without:
         + "; ".join(f"{name}: {classes[name].no_embeddings_reason}" for name in without)
         + ". A map places learned vectors; these models have none whose geometry is the model."
     )
-if neighbours is not None:
-    st.markdown("**Its nearest neighbours in the model's own space** (cosine similarity of the artist vectors)")
-    st.dataframe(neighbours, hide_index=True, key="embedding_neighbours_table", alt="nearest neighbours")
