@@ -24,6 +24,13 @@ from explorer.training import Run
 HIT_STYLE = "background-color: rgba(44, 160, 44, 0.28)"  # readable on the light and the dark theme
 MAX_FOCUS = 3
 ROW_HEIGHT = 35  # Streamlit's default
+KIND_LABELS = {  # a list header's short word on its reasons (the full sentence is the header's tooltip)
+    "decomposition": "exact decomposition: the contributions and the rest add up to the score",
+    "friends": "exact decomposition over the user's and their friends' artists",
+    "similarity": "the user's artists most similar in the model's own space (cosine; not a decomposition)",
+    "ensemble": "each member's reasons, weighted by its mix",
+    "popularity": "ranked by train listeners (no personal reasons)",
+}
 WRAPPED = 68  # taller than 4rem: Streamlit's grids then wrap long text ("because …") onto a second line
 LASTFM_SEARCH = "https://www.last.fm/search/artists?q="
 
@@ -90,14 +97,13 @@ def list_grid(item: ModelList, key: str, alt: str) -> None:
         "#": st.column_config.NumberColumn(width=32),
         "hit": st.column_config.TextColumn(width=52, help="a held-out artist: the user tagged it in the test year"),
         "artist": st.column_config.LinkColumn("artist", width="medium", help="opens the artist on Last.fm"),
+        because: st.column_config.TextColumn(width=560, help=item.note),
     }
-    if rows["because"].str.len().any():  # the popularity ranking gives no reasons: no empty column
-        table[because] = rows["because"].to_numpy()
-        columns[because] = st.column_config.TextColumn(width="large", help=item.note)
+    table[because] = rows["because"].to_numpy()
     styler = table.style.apply(lambda row: [HIT_STYLE if row["hit"] else ""] * len(row), axis=1)
     for position, name in enumerate(rows["name"]):  # shown text: the name; value: the checked address
         styler.format(lambda _, name=name: name, subset=pd.IndexSlice[position, "artist"])
-    long = because in table and table[because].str.len().max() > 90  # past one line of a full-width grid
+    long = table[because].str.len().max() > 95  # past one line of the column
     height = WRAPPED if long else ROW_HEIGHT
     st.dataframe(
         styler,
@@ -144,14 +150,19 @@ def show_lists(lists: Sequence[ModelList]) -> None:
         first = group[0]
         names = " · ".join(literal(item.model) for item in group)
         same = f" show the same list{': ' + label if label else ''}" if len(group) > 1 else ""
-        fallback = " · popularity fallback (the user is unknown to it)" if len(group) == 1 and label else ""
-        st.markdown(f"**{names}**{same}{fallback}  \n{first.hits} hit(s) · {first.note}")
+        alone = len(group) == 1 and label and model_class(first.model).personal  # popularity ranks all alike
+        fallback = " · popularity fallback (the user is unknown to it)" if alone else ""
+        st.markdown(
+            f"**{names}**{same}{fallback} · {first.hits} hit(s) · {KIND_LABELS.get(first.kind, first.kind)}",
+            help=first.note,
+        )
         list_grid(first, key=f"top_list_{first.model}", alt="top list: " + ", ".join(i.model for i in group))
 
 
 def rank_table(table: pd.DataFrame) -> None:
     """The held-out artists' ranks under each model: empty where no model can rank the artist, lower is better."""
     models = [column for column in table.columns if column != "name"]
+    table = table.assign(_best=table[models].min(axis=1)).sort_values("_best", kind="stable").drop(columns="_best")
     styler = table.style.format("{:.0f}", subset=models)
     st.dataframe(
         styler,
@@ -223,14 +234,21 @@ def disagreement(dataset: Dataset, split: Split, chosen: Sequence[Run], focused:
     if len(chosen) > 1:
         st.markdown("**How much the models' top-10 lists overlap, per cohort**")
         cohorts = cohort_overlap(dataset, split, chosen)
+        labels = {
+            "mean_overlap": "mean overlap",
+            "least_pair": "least alike",
+            "least_overlap": "its overlap",
+            "most_pair": "most alike",
+            "most_overlap": "their overlap",
+        }
         st.dataframe(
             cohorts,
             hide_index=True,
             key="cohort_overlap",
             alt="list overlap per cohort",
             column_config={
-                name: st.column_config.NumberColumn(format="%.2f")
-                for name in ("mean_overlap", "least_overlap", "most_overlap")
+                name: st.column_config.NumberColumn(label, format="%.2f") if "overlap" in name else label
+                for name, label in labels.items()
             },
         )
         st.caption(

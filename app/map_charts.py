@@ -37,10 +37,10 @@ TAG_PALETTE = (
     "#d9ef8b",
     "#c6dbef",
 )
-OTHER_TAGS, OTHER_COLOUR = "other tags", "#d4d4d4"
-UNTAGGED, UNTAGGED_COLOUR = "(untagged)", "#ececec"
+OTHER_TAGS, OTHER_COLOUR = "other tags", "#dcdcdc"
+UNTAGGED, UNTAGGED_COLOUR = "(untagged)", "#efefef"
 NODE_COLOURS = {"artist": "#80b1d3", "user": "#fdb462"}
-DIMMED, PLAIN = 0.13, 0.65  # background opacity with and without marks
+DIMMED, PLAIN = 0.3, 0.9  # background opacity with and without marks
 DARK = "#111111"
 
 
@@ -54,6 +54,7 @@ class Mark:
     symbol: str
     colour: str = DARK
     size: int = 12
+    named: bool = False  # write each point's name beside it (a few points only: an artist and its neighbours)
 
 
 def user_marks(user: int, history: Sequence[int], held_out: Sequence[int], lists: dict[str, Sequence[int]]) -> list:
@@ -71,8 +72,8 @@ def user_marks(user: int, history: Sequence[int], held_out: Sequence[int], lists
 def artist_marks(artist: int, name: str, neighbours: Sequence[int]) -> list[Mark]:
     """The marks of an artist search: its nearest neighbours (in the model's own space) and the artist."""
     return [
-        Mark("nearest neighbours", "artist", tuple(map(int, neighbours)), "square-open", DARK, 11),
-        Mark(name, "artist", (int(artist),), "star-diamond", DARK, 18),
+        Mark("nearest neighbours", "artist", tuple(map(int, neighbours)), "square-open", DARK, 11, named=True),
+        Mark(name, "artist", (int(artist),), "star-diamond", DARK, 18, named=True),
     ]
 
 
@@ -91,7 +92,7 @@ def _hover(points: pd.DataFrame) -> np.ndarray:
 
 def _background(points: pd.DataFrame, colour: str, order: Sequence[str], dimmed: bool, legend: bool) -> list:
     """The map's points as scattergl traces: one per tag (or node type), or one coloured by popularity."""
-    style = {"size": 4 if dimmed else 5}
+    style = {"size": 4 if dimmed else 6}
     opacity = DIMMED if dimmed else PLAIN
     hover = _hover(points)
     common = {"mode": "markers", "hoverinfo": "text", "opacity": opacity, "showlegend": legend}
@@ -138,7 +139,10 @@ def _mark_traces(points: pd.DataFrame, marks: Sequence[Mark], legend: bool = Tru
             go.Scattergl(
                 x=rows["x"],
                 y=rows["y"],
-                mode="markers",
+                mode="markers+text" if mark.named else "markers",
+                text=plotly_literal(rows["name"]) if mark.named else None,
+                textposition="top center",
+                textfont={"size": 11, "color": DARK},
                 name=plotly_literal([mark.label])[0],
                 legendgroup=f"mark {mark.label}",
                 showlegend=legend,
@@ -169,11 +173,14 @@ def zoom(points: pd.DataFrame, marked: np.ndarray) -> dict[str, list[float]] | N
     return ranges
 
 
-def _layout(figure: go.Figure, height: int) -> go.Figure:
+def _layout(figure: go.Figure, height: int, legend_below: bool = False) -> go.Figure:
+    """The legend in rows above the plot (below it for small multiples, whose titles sit above), never under the
+    popularity colourbar, which stands at the right."""
+    where = {"yanchor": "top", "y": -0.02} if legend_below else {"yanchor": "bottom", "y": 1.01}
     figure.update_layout(
         height=height,
-        margin={"t": 60, "b": 10, "l": 10, "r": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "x": 0, "title": {"text": ""}},
+        margin={"t": 30, "b": 80, "l": 10, "r": 10} if legend_below else {"t": 60, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h", "x": 0, "title": {"text": ""}, **where},
         plot_bgcolor="#ffffff",
     )
     figure.update_xaxes(visible=False)
@@ -249,4 +256,4 @@ def years_map(
     if ranges is not None:
         figure.update_xaxes(range=ranges["x"])
         figure.update_yaxes(range=ranges["y"])
-    return _layout(figure, 560)
+    return _layout(figure, 620, legend_below=True)

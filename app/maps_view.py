@@ -214,4 +214,7 @@ def missing_note(points: pd.DataFrame, marks: Sequence, user: int | None) -> Non
     listed = np.unique(np.concatenate([np.asarray(m.ids) for m in marks if m.node == "artist"] or [np.empty(0)]))
     absent = np.setdiff1d(listed, points.loc[points["node"] == "artist", "id"].to_numpy())
     if len(absent):
-        st.caption(f"{len(absent)} marked artist(s) are not on this map (not in its training catalogue).")
+        st.caption(
+            f"{len(absent)} marked artist(s) have no place on this map: nobody listened to them before the test year "
+            "(held-out artists new that year), so the model has no vector for them."
+        )

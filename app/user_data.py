@@ -29,7 +29,7 @@ BECAUSE = {  # the "because …" column's header per explanation kind
     "similarity": "because you listen to …",
     "friends": "because you or your friends listen to …",
     "ensemble": "because (each member's reasons)",
-    "popularity": "because …",
+    "popularity": "because it is popular",
 }
 
 
@@ -74,6 +74,15 @@ def _explained(run: Run, split: Split, dataset: Dataset, user: int, ids: np.ndar
     return explain.explanation_of(reasons, 0, run.model, split.year, dataset)
 
 
+def because(explanation: explain.Explanation, n: int) -> list[str]:
+    """The "because …" text of each listed artist; for the popularity ranking, its number of train listeners."""
+    if explanation.kind == "popularity":
+        return [f"{item['score']:,.0f} train listeners" for item in explanation.items[:n]] + [""] * (
+            n - len(explanation.items)
+        )
+    return (explanation.because() + [""] * n)[:n]
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _model_lists(  # noqa: PLR0913
     ids: tuple[str, ...],  # noqa: ARG001 - the key
@@ -100,7 +109,7 @@ def _model_lists(  # noqa: PLR0913
                 "artistID": top,
                 "name": named["name"].to_numpy(),
                 "url": named["url"].to_numpy(),
-                "because": explanation.because()[: len(top)] if explanation.items else [""] * len(top),
+                "because": because(explanation, len(top)),
             }
         )
         found.append(ModelList(run.model, explanation.kind, explanation.note, known, int(hits.sum()), rows))

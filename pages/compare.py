@@ -105,7 +105,9 @@ compare_view.show_lists(lists)
 
 st.subheader("Rank of every held-out artist under every model")
 compare_view.rank_table(held_out_ranks(dataset, split, shown, user))
-st.caption("Empty where the artist was never seen in training (no model can rank it). Lower is better.")
+st.caption(
+    "Best-ranked first; empty where the artist was never seen in training (no model can rank it). Lower is better."
+)
 
 if len(lists) > 1:
     with st.expander("How much the lists overlap (this user)"):
