@@ -12,12 +12,13 @@ from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from app.state import address_keeping_data
 from app.text import literal, web_url
 from app.user_data import BECAUSE, ModelList, cohort_overlap, hits_and_misses, merged
 from explorer.data import Dataset
-from explorer.models import model_class
+from explorer.models import model_class, model_names
 from explorer.protocol import Split
 from explorer.training import Run
 
@@ -66,6 +67,31 @@ def query_models(available: Sequence[str]) -> list[str]:
     return [name for name in dict.fromkeys(named) if name in available][:MAX_FOCUS]
 
 
+def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """One run per model: its default setting, unless another cached setting is picked (a picker is shown only for
+    models with more than one cached setting, in an expander)."""
+    order = {name: i for i, name in enumerate(model_names())}
+    table = table.assign(_default=table["setting"] != "defaults").sort_values(
+        ["model", "_default"], key=lambda c: c.map(order) if c.name == "model" else c, kind="stable"
+    )
+    counts = table.groupby("model", sort=False)["setting"].nunique()
+    several = [model for model, count in counts.items() if count > 1]
+    chosen = table.drop_duplicates("model")  # defaults first, else the first cached setting
+    if several:
+        title = f"Hyperparameter settings: each model's default, unless you pick another ({len(several)} have others)"
+        with st.expander(title):
+            picked, columns = {}, st.columns(min(len(several), 4))
+            for i, model in enumerate(several):
+                options = list(dict.fromkeys(table.loc[table["model"] == model, "setting"]))
+                picked[model] = columns[i % len(columns)].selectbox(
+                    model, options, key=f"{key}_{model}", help="cached hyperparameters"
+                )
+        keep = ~chosen["model"].isin(several)
+        rows = table[table["model"].isin(several) & (table["setting"] == table["model"].map(picked))]
+        chosen = pd.concat([chosen[keep], rows.drop_duplicates("model")])
+    return chosen.sort_values("model", key=lambda c: c.map(order), kind="stable").drop(columns="_default")
+
+
 def focus(models: Sequence[str], key: str) -> list[str]:
     """A multiselect of up to three models to compare side by side (empty: every model), kept in ``?models=``."""
     if key not in st.session_state:
@@ -87,6 +113,17 @@ def focus(models: Sequence[str], key: str) -> list[str]:
     return chosen
 
 
+def named(styler: Styler, column: str, links: pd.Series, names: pd.Series) -> None:
+    """Show ``names`` in a link column whose values are ``links`` (the cell's value stays the address)."""
+    links, names = list(links), list(names)
+    if len(set(links)) == len(links):  # one formatter for the column (the usual case: one address per artist)
+        lookup = dict(zip(links, names, strict=True))
+        styler.format(lambda link: lookup.get(link, ""), subset=[column])
+        return
+    for position, name in enumerate(names):  # two artists share an address: one formatter per cell
+        styler.format(lambda _, name=name: name, subset=pd.IndexSlice[position, column])
+
+
 def list_grid(item: ModelList, key: str, alt: str) -> None:
     """One model's list, full width: #, hit, the artist (its name links to Last.fm), and why the model recommends
     it (long reasons, such as an ensemble's, wrap onto a second line)."""
@@ -101,8 +138,7 @@ def list_grid(item: ModelList, key: str, alt: str) -> None:
     }
     table[because] = rows["because"].to_numpy()
     styler = table.style.apply(lambda row: [HIT_STYLE if row["hit"] else ""] * len(row), axis=1)
-    for position, name in enumerate(rows["name"]):  # shown text: the name; value: the checked address
-        styler.format(lambda _, name=name: name, subset=pd.IndexSlice[position, "artist"])
+    named(styler, "artist", table["artist"], rows["name"])
     long = table[because].str.len().max() > 95  # past one line of the column
     height = WRAPPED if long else ROW_HEIGHT
     st.dataframe(
@@ -127,8 +163,7 @@ def side_by_side(lists: Sequence[ModelList]) -> None:
         styles[item.model] = hits.map({True: HIT_STYLE, False: ""})
     styler = table.style.apply(lambda _: styles, axis=None)
     for item in lists:
-        for position, name in enumerate(item.rows["name"]):
-            styler.format(lambda _, name=name: name, subset=pd.IndexSlice[position, item.model])
+        named(styler, item.model, table[item.model].iloc[: len(item.rows)], item.rows["name"])
     st.dataframe(
         styler,
         hide_index=True,
@@ -198,13 +233,11 @@ def disagreement(dataset: Dataset, split: Split, chosen: Sequence[Run], focused:
     else:
         table = hits_and_misses(by_model[a], by_model[b], split)
         mapped = map_model([a, b], models)
+        prefix, pair = address_keeping_data(year=split.year), quote(f"{a},{b}", safe="")
         shown = pd.DataFrame(
             {
-                "compare": [address_keeping_data(year=split.year, user=u, models=f"{a},{b}") for u in table["user"]],
-                "map": [
-                    "embeddings" + address_keeping_data(year=split.year, user=u, model=mapped, models=f"{a},{b}")
-                    for u in table["user"]
-                ],
+                "compare": [f"{prefix}&user={u}&models={pair}" for u in table["user"]],
+                "map": [f"embeddings{prefix}&user={u}&model={mapped}&models={pair}" for u in table["user"]],
                 "user": table["user"],
                 f"hits {a}": table["hits_a"],
                 f"hits {b}": table["hits_b"],

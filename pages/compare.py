@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import charts, compare_view
-from app.state import no_runs_note, page_start, pick_settings, runs_of, runs_or_stop, splits, user_options
+from app.state import no_runs_note, page_start, runs_of, runs_or_stop, splits, user_options
 from app.text import literal, web_urls
 from app.user_data import held_out_ranks, model_lists
 from explorer import recommend
@@ -48,9 +48,7 @@ st.query_params.update({"year": str(year), "user": str(user)})
 st.session_state["compare_shown"] = (year, user)
 
 year_table = table[table["year"] == year]
-with st.expander("Hyperparameter settings: each model's default unless you pick another cached one"):
-    settings = pick_settings(year_table, "compare_setting")
-chosen = runs_of(settings)
+chosen = runs_of(compare_view.pick_settings(year_table, "compare_setting"))
 with right:
     focused = compare_view.focus([run.model for run in chosen], key="compare_focus")
 top_n = last.slider("List length", 5, 50, 10, key="compare_top_n")

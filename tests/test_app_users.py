@@ -180,6 +180,8 @@ def test_users_where_a_hits_and_b_misses_open_on_compare_and_on_the_map(users_ap
 
 
 def test_the_map_opens_the_default_run_and_a_marked_user_dims_the_rest(users_app, split_2010):
+    from app import map_charts
+
     user = warm_social_user(split_2010)
     at = open_page("pages/embeddings.py", year="2010", user=str(user), models=f"itemknn,{MAPPED}")
     assert at.selectbox(key="embedding_model").value == MAPPED
@@ -190,7 +192,7 @@ def test_the_map_opens_the_default_run_and_a_marked_user_dims_the_rest(users_app
     drawn = [name for name in names if name in marks or name == f"user {user}"]
     assert drawn and names[-len(drawn) :] == drawn  # the marks come last: drawn on top
     background = spec["data"][: len(names) - len(drawn)]
-    assert background and all(trace["opacity"] < 0.2 for trace in background)  # everything else dimmed
+    assert background and all(trace["opacity"] == map_charts.DIMMED < map_charts.PLAIN for trace in background)
     assert "range" in spec["layout"]["xaxis"] and "range" in spec["layout"]["yaxis"]  # zoomed to the marks
     at.toggle(key="embedding_isolate").set_value(True).run()
     isolated = [trace.get("name", "") for trace in figure_of(at)["data"]]
