@@ -139,7 +139,7 @@ def list_grid(item: ModelList, key: str, alt: str) -> None:
     table[because] = rows["because"].to_numpy()
     styler = table.style.apply(lambda row: [HIT_STYLE if row["hit"] else ""] * len(row), axis=1)
     named(styler, "artist", table["artist"], rows["name"])
-    long = table[because].str.len().max() > 95  # past one line of the column
+    long = table[because].str.len().max() > 110  # past one line of the column
     height = WRAPPED if long else ROW_HEIGHT
     st.dataframe(
         styler,

@@ -42,6 +42,8 @@ UNTAGGED, UNTAGGED_COLOUR = "(untagged)", "#efefef"
 NODE_COLOURS = {"artist": "#80b1d3", "user": "#fdb462"}
 DIMMED, PLAIN = 0.3, 0.9  # background opacity with and without marks
 DARK = "#111111"
+LIST_SYMBOLS = ("star", "triangle-up", "pentagon", "hexagram")  # one shape per marked list (up to four) ...
+LIST_SIZES = (19, 15, 12, 10)  # ... each smaller than the last, so an artist in several lists shows every mark
 
 
 @dataclass(frozen=True)
@@ -63,16 +65,17 @@ def user_marks(user: int, history: Sequence[int], held_out: Sequence[int], lists
         Mark("their history", "artist", tuple(map(int, history)), "diamond-open", DARK, 10),
         Mark("held out (tagged in the test year)", "artist", tuple(map(int, held_out)), "circle-open", DARK, 14),
     ]
-    for model, ids in lists.items():
-        marks.append(Mark(f"{model}'s list", "artist", tuple(map(int, ids)), "star", model_colour(model), 15))
+    for (model, ids), symbol, size in zip(lists.items(), LIST_SYMBOLS, LIST_SIZES, strict=False):
+        marks.append(Mark(f"{model}'s list", "artist", tuple(map(int, ids)), symbol, model_colour(model), size))
     marks.append(Mark(f"user {user}", "user", (int(user),), "x", DARK, 16))
     return marks
 
 
-def artist_marks(artist: int, name: str, neighbours: Sequence[int]) -> list[Mark]:
-    """The marks of an artist search: its nearest neighbours (in the model's own space) and the artist."""
+def artist_marks(artist: int, name: str, neighbours: Sequence[int], *, named: bool = True) -> list[Mark]:
+    """The marks of an artist search: its nearest neighbours (in the model's own space; their names written beside
+    them unless ``named`` is False) and the artist."""
     return [
-        Mark("nearest neighbours", "artist", tuple(map(int, neighbours)), "square-open", DARK, 11, named=True),
+        Mark("nearest neighbours", "artist", tuple(map(int, neighbours)), "square-open", DARK, 11, named=named),
         Mark(name, "artist", (int(artist),), "star-diamond", DARK, 18, named=True),
     ]
 
@@ -140,7 +143,7 @@ def _mark_traces(points: pd.DataFrame, marks: Sequence[Mark], legend: bool = Tru
                 x=rows["x"],
                 y=rows["y"],
                 mode="markers+text" if mark.named else "markers",
-                text=plotly_literal(rows["name"]) if mark.named else None,
+                text=rows["name"].astype(str).to_numpy() if mark.named else None,  # WebGL text: drawn as written
                 textposition="top center",
                 textfont={"size": 11, "color": DARK},
                 name=plotly_literal([mark.label])[0],

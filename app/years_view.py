@@ -147,7 +147,7 @@ def across_years(dataset: Dataset, table: pd.DataFrame, year_splits: dict[int, S
         name = recommend.artist_names(dataset, [artist])["name"].iloc[0]
         for year in aligned.years:
             ids_near = near.loc[near["year"] == year, "artistID"].to_numpy()
-            marks[year] = map_charts.artist_marks(artist, name, ids_near)
+            marks[year] = map_charts.artist_marks(artist, name, ids_near, named=False)  # the table names them
     st.plotly_chart(_figure(ids, artist, by_year, tag_order(dataset), path, marks), key="years_chart")
     counts = aligned.artist_counts()
     st.caption(

@@ -23,7 +23,7 @@ wanted_year, wanted_user = compare_view.query_int("year"), compare_view.query_in
 if wanted_year is not None and wanted_year not in years:
     st.warning(f"There are no cached runs for year {wanted_year}; showing {years[-1]} instead.")
     wanted_year = None
-left, middle, right, last = st.columns([1, 4, 3, 2])
+left, middle, right, last = st.columns([1, 3, 4, 2])
 year = left.selectbox("Test year", years, index=years.index(wanted_year or years[-1]), key="compare_year")
 split = year_splits[year]
 options = user_options(dataset, split)
