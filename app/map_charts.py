@@ -182,7 +182,7 @@ def _layout(figure: go.Figure, height: int, legend_below: bool = False) -> go.Fi
     where = {"yanchor": "top", "y": -0.02} if legend_below else {"yanchor": "bottom", "y": 1.01}
     figure.update_layout(
         height=height,
-        margin={"t": 30, "b": 80, "l": 10, "r": 10} if legend_below else {"t": 60, "b": 10, "l": 10, "r": 10},
+        margin={"t": 50, "b": 80, "l": 10, "r": 10} if legend_below else {"t": 60, "b": 10, "l": 10, "r": 10},
         legend={"orientation": "h", "x": 0, "title": {"text": ""}, **where},
         plot_bgcolor="#ffffff",
     )
