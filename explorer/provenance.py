@@ -156,16 +156,32 @@ def _sibling(path: Path, module: str) -> Path | None:
 
 
 @functools.cache
-def _closure(roots: tuple[Path, ...]) -> tuple[Path, ...]:
+def _closure(roots: tuple[Path, ...], *, into_models: bool = True) -> tuple[Path, ...]:
+    """``roots`` and every file they import, transitively; without ``into_models``, files that register
+    models (a top-level ``MODELS``) are neither included nor followed."""
     seen: set[Path] = set()
     stack = list(roots)
     while stack:
         path = stack.pop()
-        if path in seen:
+        if path in seen or (not into_models and _registers_models(path)):
             continue
         seen.add(path)
         stack.extend(_direct_dependencies(path))
     return tuple(sorted(seen))
+
+
+@functools.cache
+def _registers_models(path: Path) -> bool:
+    """True for a model module: one with a top-level ``MODELS = …`` (see :mod:`explorer.models`)."""
+    _, tree = _parsed(path)
+    return any(
+        isinstance(node, ast.Assign | ast.AnnAssign)
+        and any(
+            getattr(t, "id", None) == "MODELS"
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        )
+        for node in getattr(tree, "body", [])
+    )
 
 
 def source_file(model_cls: type) -> Path:
@@ -194,8 +210,15 @@ def code_files(model_cls: type) -> list[Path]:
 
 @functools.cache
 def _code_files(model_cls: type) -> tuple[Path, ...]:
-    roots = [source_file(model_cls), *(_module_file(name) for name in DEPENDS_ON)]
-    return _closure(tuple(sorted({r for r in roots if r is not None})))
+    # The model's own module and its imports, and the engine every run depends on. The engine's imports of
+    # model modules are not followed: the stored explanations (explorer.explainers) import the models they
+    # explain, and a popularity run must not go stale when lightgcn.py changes; each model's own module is
+    # in its own closure.
+    own = _closure((source_file(model_cls),))
+    engine = _closure(
+        tuple(sorted({f for name in DEPENDS_ON if (f := _module_file(name)) is not None})), into_models=False
+    )
+    return tuple(sorted({*own, *engine}))
 
 
 def file_label(path: Path) -> str:

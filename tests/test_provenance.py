@@ -57,6 +57,9 @@ def test_the_fingerprint_covers_the_models_module_its_imports_and_the_engine():
     ensemble = {provenance.file_label(p) for p in provenance.code_files(model_class("lightgcn-ease"))}
     assert {"explorer/models/lightgcn_plus.py", "explorer/models/lightgcn.py", "explorer/models/ease.py"} <= ensemble
     assert provenance.code_fingerprint(model_class("cmf")) != provenance.code_fingerprint(model_class("ease"))
+    # the stored explanations' code counts for every run, but not the other models it imports to explain them
+    popularity = {provenance.file_label(p) for p in provenance.code_files(model_class("popularity"))}
+    assert "explorer/explainers.py" in popularity and "explorer/models/lightgcn_plus.py" not in popularity
 
 
 PLUGIN = """
