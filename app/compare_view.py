@@ -31,6 +31,7 @@ KIND_LABELS = {  # a list header's short word on its reasons (the full sentence 
     "similarity": "the user's artists most similar in the model's own space (cosine; not a decomposition)",
     "ensemble": "each member's reasons, weighted by its mix",
     "popularity": "ranked by train listeners (no personal reasons)",
+    "unexplained": "no explanation for this model (hover the ? for why)",
 }
 WRAPPED = 68  # taller than 4rem: Streamlit's grids then wrap long text ("because …") onto a second line
 LASTFM_SEARCH = "https://www.last.fm/search/artists?q="

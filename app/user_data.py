@@ -18,6 +18,7 @@ import streamlit as st
 
 from explorer import disagreement, explain, recommend, runs
 from explorer.data import Dataset
+from explorer.errors import ExplorerError
 from explorer.explainers import STORED_LENGTH, stored_reasons
 from explorer.models import model_class
 from explorer.protocol import Split
@@ -30,6 +31,7 @@ BECAUSE = {  # the "because …" column's header per explanation kind
     "friends": "because you or your friends listen to …",
     "ensemble": "because (each member's reasons)",
     "popularity": "because it is popular",
+    "unexplained": "because …",
 }
 
 
@@ -66,11 +68,15 @@ def _stored_row(run: Run, user: int) -> int:
 
 
 def _explained(run: Run, split: Split, dataset: Dataset, user: int, ids: np.ndarray) -> explain.Explanation:
-    """The explanation of the user's list: stored for the first 10 artists, computed (this user only) beyond."""
-    if len(ids) <= STORED_LENGTH:
-        stored = stored_reasons(run.lookups)
-        return explain.explain(run, split, dataset, user, top=max(len(ids), 1), stored=stored)
-    reasons = explain.reason_ids(run, split, dataset, np.array([user]), ids[None, :])
+    """The explanation of the user's list: stored for the first 10 artists, computed (this user only) beyond; a
+    model that cannot be explained (a plugin without vectors) gets none, its one sentence as the note."""
+    try:
+        if len(ids) <= STORED_LENGTH:
+            stored = stored_reasons(run.lookups)
+            return explain.explain(run, split, dataset, user, top=max(len(ids), 1), stored=stored)
+        reasons = explain.reason_ids(run, split, dataset, np.array([user]), ids[None, :])
+    except ExplorerError as error:
+        return explain.Explanation(run.model, split.year, user, "unexplained", str(error), [])
     return explain.explanation_of(reasons, 0, run.model, split.year, dataset)
 
 

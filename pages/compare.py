@@ -66,7 +66,7 @@ with left:
             hide_index=True,
             key="history_table",
             alt="history",
-            height=260,
+            height=min(40 + 35 * len(history), 260),
             column_config={"url": st.column_config.LinkColumn("Last.fm", display_text="open")},
         )
     tags = recommend.user_top_tags(dataset, split, user)
@@ -83,7 +83,7 @@ with right:
         hide_index=True,
         key="held_out_table",
         alt="held out",
-        height=260,
+        height=min(40 + 35 * len(held), 260),
         column_config={
             "url": st.column_config.LinkColumn("Last.fm", display_text="open"),
             "rankable": st.column_config.CheckboxColumn("seen in train", help="only these can be ranked by any model"),
