@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import hashlib
 
-MODEL_COLOURS: dict[str, str] = {
-    "popularity": "#7f7f7f",  # grey: the floor every model is measured against
-    "friends-pop": "#bcbd22",  # olive
-    "itemknn": "#8c564b",  # brown
-    "ease": "#17becf",  # cyan
-    "ease-social": "#005f73",  # dark teal
-    "cmf": "#1f77b4",  # blue
-    "cmf-tags": "#6a3d9a",  # dark violet
-    "als": "#b15928",  # rust
-    "bpr": "#e377c2",  # pink
-    "lightgcn": "#ff7f0e",  # orange
-    "lightgcn-social": "#d62728",  # red
-    "lightgcn-tags": "#2ca02c",  # green
-    "lightgcn-ease": "#111111",  # near-black
+MODEL_COLOURS: dict[str, str] = {  # from Sasha Trubetskoy's 20 distinct colours, the ones legible on white
+    "popularity": "#808080",  # grey: the floor every model is measured against
+    "friends-pop": "#808000",  # olive
+    "itemknn": "#9a6324",  # brown
+    "ease": "#42d4f4",  # cyan
+    "ease-social": "#469990",  # teal
+    "cmf": "#4363d8",  # blue
+    "cmf-tags": "#000075",  # navy
+    "als": "#f032e6",  # magenta
+    "bpr": "#911eb4",  # purple
+    "lightgcn": "#f58231",  # orange
+    "lightgcn-social": "#e6194b",  # red
+    "lightgcn-tags": "#3cb44b",  # green
+    "lightgcn-ease": "#800000",  # maroon
 }
-SPARE_COLOURS = ("#a6761d", "#66a61e", "#e7298a", "#7570b3", "#1b9e77", "#fb9a99", "#cab2d6", "#fdbf6f")
+SPARE_COLOURS = ("#000000", "#bfef45", "#dcbeff", "#ffd8b1", "#aaffc3", "#fabed4", "#c8b400", "#5f9ea0")
 
 
 def model_colour(model: str) -> str:

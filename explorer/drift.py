@@ -205,6 +205,28 @@ def most_moved(
     ].reset_index(drop=True)
 
 
+def stored_most_moved(
+    dataset: Dataset,
+    model: str,
+    *,
+    k: int = DEFAULT_K,
+    top: int = 20,
+    min_listeners: int = 0,
+    years: Sequence[int] = DEFAULT_YEARS,
+    root: Path | None = None,
+) -> pd.DataFrame | None:
+    """:func:`most_moved` when the neighbour overlap with this ``k`` is stored, else None (never computes: a page
+    offers a button then, like :func:`cached_aligned_maps`).
+
+    Raises:
+        ParameterError: see :func:`year_keys`.
+    """
+    keys = year_keys(dataset, model, years, root)
+    if _read(_path(keys, root, kind="overlap", k=int(k))) is None:
+        return None
+    return most_moved(dataset, model, k=k, top=top, min_listeners=min_listeners, years=years, root=root)
+
+
 def neighbours_by_year(
     dataset: Dataset,
     model: str,

@@ -1,50 +1,29 @@
-"""Compare users: one Last.fm user's history, held-out artists and every model's list side by side."""
+"""Compare users: why does model A beat model B for this user? Their lists side by side, hits and reasons."""
 
-import pandas as pd
 import streamlit as st
 
-from app import charts
-from app.state import (
-    address_keeping_data,
-    column_grid,
-    disagreement,
-    no_runs_note,
-    page_start,
-    pick_settings,
-    runs_of,
-    runs_or_stop,
-    splits,
-    user_options,
-)
+from app import charts, compare_view
+from app.state import no_runs_note, page_start, runs_of, runs_or_stop, splits, user_options
 from app.text import literal, web_urls
+from app.user_data import held_out_ranks, model_lists
 from explorer import recommend
-from explorer.models import model_class
 
 dataset = page_start("Compare users")
+st.markdown(
+    "**Why does model A beat model B for this user?** Pick a user (or start from *where the models disagree* at "
+    "the bottom): each model's top list, its hits highlighted in green, and why it recommends each artist."
+)
 table = runs_or_stop(dataset)
 year_splits = splits(dataset)
 years = sorted(set(table["year"]) & set(year_splits))
 if not years:
     no_runs_note("for the test years 2008–2010")
 
-
-def query_int(name: str) -> int | None:
-    """An integer query parameter, or None (with a warning) when it is not a whole number."""
-    text = st.query_params.get(name)
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        st.warning(f"The address has {name}={literal(repr(text))}, which is not a number; showing the default instead.")
-        return None
-
-
-wanted_year, wanted_user = query_int("year"), query_int("user")
+wanted_year, wanted_user = compare_view.query_int("year"), compare_view.query_int("user")
 if wanted_year is not None and wanted_year not in years:
     st.warning(f"There are no cached runs for year {wanted_year}; showing {years[-1]} instead.")
     wanted_year = None
-left, right = st.columns([1, 3])
+left, middle, right, last = st.columns([1, 3, 4, 2])
 year = left.selectbox("Test year", years, index=years.index(wanted_year or years[-1]), key="compare_year")
 split = year_splits[year]
 options = user_options(dataset, split)
@@ -58,7 +37,7 @@ labels = {
     + (" · cold (no train rows)" if row.cold else "")
     for row in options.itertuples()
 }
-user = right.selectbox(
+user = middle.selectbox(
     "Last.fm user (type to search)",
     users,
     index=users.index(wanted_user) if wanted_user else 0,
@@ -69,8 +48,10 @@ st.query_params.update({"year": str(year), "user": str(user)})
 st.session_state["compare_shown"] = (year, user)
 
 year_table = table[table["year"] == year]
-chosen = runs_of(pick_settings(year_table, "compare_setting"))
-top_n = st.slider("List length", 5, 50, 10, key="compare_top_n")
+chosen = runs_of(compare_view.pick_settings(year_table, "compare_setting"))
+with right:
+    focused = compare_view.focus([run.model for run in chosen], key="compare_focus")
+top_n = last.slider("List length", 5, 50, 10, key="compare_top_n")
 
 history = recommend.user_history(dataset, split, user)
 held = recommend.held_out(dataset, split, user)
@@ -84,7 +65,8 @@ with left:
             history[["name", "url", "listens", "year"]].assign(url=web_urls(history["url"])),
             hide_index=True,
             key="history_table",
-            height=260,
+            alt="history",
+            height=min(40 + 35 * len(history), 260),
             column_config={"url": st.column_config.LinkColumn("Last.fm", display_text="open")},
         )
     tags = recommend.user_top_tags(dataset, split, user)
@@ -100,68 +82,37 @@ with right:
         held[["name", "url", "date", "rankable"]].assign(url=web_urls(held["url"])),
         hide_index=True,
         key="held_out_table",
-        height=260,
+        alt="held out",
+        height=min(40 + 35 * len(held), 260),
         column_config={
             "url": st.column_config.LinkColumn("Last.fm", display_text="open"),
             "rankable": st.column_config.CheckboxColumn("seen in train", help="only these can be ranked by any model"),
         },
     )
 
+shown = [run for run in chosen if run.model in focused] if focused else chosen
 st.subheader(f"Top {top_n} of each model")
-st.caption("*hit* marks an artist the user really tagged in the test year.")
-lists = {}
-names = dict(zip(history["artistID"], history["name"], strict=True))
-for column, run in zip(column_grid(len(chosen), 4), chosen, strict=True):
-    recommended = recommend.recommendations(dataset, split, run, user, top_n)
-    lists[run.model] = recommended["artistID"].tolist()
-    shown = pd.DataFrame({"#": recommended["rank"], "held out": recommended["hit"], "artist": recommended["name"]})
-    if run.model.startswith("lightgcn"):
-        reasons = recommend.because(run, split, user, recommended["artistID"])
-        shown["because you listen to"] = [
-            ", ".join(names[a] for a in reasons.get(i, [])) for i in recommended["artistID"]
-        ]
-    shown["Last.fm"] = web_urls(recommended["url"])
-    with column:
-        personal = model_class(run.model).personal  # popularity ranks everybody alike by design
-        unknown = personal and not run.recommender().knows([user])[0]
-        fallback = " · popularity fallback (user unknown to it)" if unknown else ""
-        st.markdown(f"**{run.model}**  \n{recommended['hit'].sum()} hit(s){fallback}")
-        st.dataframe(  # a data grid shows names as text: no Markdown, no HTML
-            shown,
-            hide_index=True,
-            key=f"top_list_{run.model}",
-            height=min(36 + 35 * len(shown), 736),
-            column_config={
-                "#": st.column_config.NumberColumn(width=30),
-                "held out": st.column_config.CheckboxColumn("hit", width=40, help="held out: tagged in the test year"),
-                "Last.fm": st.column_config.LinkColumn(display_text="open", width=50),
-            },
-        )
+st.caption(
+    "Green rows are hits: artists the user really tagged in the test year. The artist's name opens Last.fm; hover "
+    "a *because* header for what its numbers mean. Models that give the very same list are shown once."
+)
+lists = model_lists(dataset, split, shown, user, top_n)
+if focused:
+    compare_view.side_by_side(lists)
+compare_view.show_lists(lists)
 
 st.subheader("Rank of every held-out artist under every model")
-ranks = recommend.held_out_ranks(chosen, user)
-ranks = held[["artistID", "name"]].merge(ranks, on="artistID", how="left").drop(columns="artistID")
-st.dataframe(ranks, hide_index=True, key="held_out_ranks")
-st.caption("Empty where the artist was never seen in training (no model can rank it). Lower is better.")
+compare_view.rank_table(held_out_ranks(dataset, split, shown, user))
+st.caption(
+    "Best-ranked first; empty where the artist was never seen in training (no model can rank it). Lower is better."
+)
 
 if len(lists) > 1:
-    st.subheader("Overlap between the lists")
-    st.plotly_chart(charts.overlap(recommend.overlap(lists)), key="overlap_chart")
-    st.caption("Jaccard overlap: shared artists / artists in either list.")
+    with st.expander("How much the lists overlap (this user)"):
+        overlap = recommend.overlap({item.model: item.rows["artistID"].tolist() for item in lists})
+        st.plotly_chart(charts.overlap(overlap), key="overlap_chart")
+        st.caption("Jaccard overlap: shared artists / artists in either list.")
 
-    st.subheader(f"Where the models disagree most in {year}")
-    disagree = disagreement(chosen, split, n=10)
-    disagree.insert(0, "open", [address_keeping_data(user=u, year=year) for u in disagree["user"]])
-    st.dataframe(
-        disagree,
-        hide_index=True,
-        key="disagreement_table",
-        column_config={
-            "open": st.column_config.LinkColumn("view", display_text="compare"),
-            "mean_overlap": st.column_config.NumberColumn(format="%.2f"),
-        },
-    )
-    st.caption(
-        "Test users whose top-10 lists overlap least across the models; *hits* count held-out artists in each list. "
-        "Computed once per runs and year."
-    )
+if len(chosen) > 1:
+    st.subheader(f"Where the models disagree most in {year}: users where A hits and B misses")
+    compare_view.disagreement(dataset, split, chosen, focused)

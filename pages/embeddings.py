@@ -1,43 +1,40 @@
-"""Embeddings: a UMAP map of a run's learned artist and user embeddings, with one user's lists marked."""
+"""Embeddings: where is this user on the model's map, what sits next to an artist, how the map moves over years."""
 
-import numpy as np
 import streamlit as st
 
-from app import map_charts
-from app.state import load_run_or_stop, no_runs_note, page_start, runs_or_stop, splits
-from app.text import literal
-from explorer import maps, projection, recommend
-from explorer.errors import ExplorerError
+from app import maps_view, years_view
+from app.state import load_run_or_stop, no_runs_note, page_start, runs_or_stop, splits, user_options
 from explorer.models import registry
 
 dataset = page_start("Embedding maps")
+st.markdown(
+    "**Where is this user on the map, and what does the model put next to an artist?** Mark a user (their "
+    "history, held-out artists and each model's list) or search an artist: everything else dims and the map "
+    "zooms to the marks. **How does the model's picture change from year to year?** Switch to *Across years*."
+)
 table = runs_or_stop(dataset, "with embeddings (CMF, ALS, BPR or LightGCN)")
-table = table[table["year"].isin(list(splits(dataset)))]
+year_splits = splits(dataset)
+table = table[table["year"].isin(list(year_splits))]
 classes = registry()
 mapped = table["model"].map(lambda name: name in classes and classes[name].has_embeddings).astype(bool)
 without = [name for name in classes if name in set(table["model"]) and not classes[name].has_embeddings]
-if without:
-    st.caption(
-        "No map for "
-        + "; ".join(f"{name}: {classes[name].no_embeddings_reason}" for name in without)
-        + ". A map places learned vectors; these models have none whose geometry is the model."
-    )
-table = table[mapped.to_numpy()]
-if table.empty:
+mapped_table = table[mapped.to_numpy()]
+if mapped_table.empty:
     no_runs_note("with embeddings (CMF, ALS, BPR or LightGCN) for the test years 2008–2010")
-st.markdown(
-    "UMAP places each learned embedding (64 numbers per artist or user) on a plane so that neighbours in "
-    "embedding space stay neighbours on the map. Distances between far-apart groups mean little; who sits next "
-    "to whom is what the model learned."
+
+views = ["One year", "Across years"]
+view = st.segmented_control(
+    "View", views, default=views[1] if st.query_params.get("view") == "years" else views[0], key="embedding_view"
 )
+if view == "Across years":
+    st.query_params["view"] = "years"
+    years_view.across_years(dataset, mapped_table, year_splits)
+    st.stop()
+st.query_params.pop("view", None)
 
-labels = {row.key: f"{row.model} · {row.year} · {row.setting}" for row in table.itertuples()}
-keys = list(labels)
-default = next((k for k in reversed(keys) if labels[k].startswith("lightgcn-social")), keys[-1])
-key = st.selectbox("Run", keys, index=keys.index(default), format_func=labels.get, key="embedding_run")
-run = load_run_or_stop(key)
-split = splits(dataset)[run.year]
-
+row = maps_view.pick_run(mapped_table)
+run = load_run_or_stop(row["key"])
+split = year_splits[run.year]
 with st.form("projection_form"):
     left, middle, right = st.columns(3)
     kind = left.radio("Points", ["both", "artists", "users"], horizontal=True, key="embedding_kind")
@@ -47,59 +44,35 @@ with st.form("projection_form"):
     min_dist = right.slider(
         "min_dist", 0.0, 0.99, 0.1, step=0.01, key="embedding_min_dist", help="smaller: tighter clusters"
     )
-    st.form_submit_button("Draw the map", key="embedding_submit")
+    asked = st.form_submit_button("Draw the map", key="embedding_submit")
+left, right = st.columns(2)
+with left:
+    user = maps_view.pick_user(user_options(dataset, split)["user"].tolist(), run.year)
+    year_table = table[table["year"] == run.year]
+    models = maps_view.pick_lists(year_table, run.model) if user is not None else []
+with right:
+    found = maps_view.artist_search(dataset, run)
+marks = (maps_view.user_marks(split, year_table, user, models) if user is not None else []) + found
+left, right = st.columns([3, 1])
+colour = left.radio("Colour by", ["top tag", "popularity", "node type"], horizontal=True, key="embedding_colour")
+isolate = right.toggle("Show only what is marked", key="embedding_isolate", disabled=not marks)
 
-try:
-    coordinates = projection.cached_projection(key, kind=kind, n_neighbors=n_neighbors, min_dist=min_dist)
-except ExplorerError as error:
-    st.error(literal(error))
-    st.stop()
+coordinates = maps_view.stored_or_drawn(run, kind, n_neighbors, min_dist, asked)
 if coordinates is None:
-    st.info(
-        f"This map is not cached yet: computing it takes about 5 s for {len(run.state['item_ids']):,} artists "
-        "(the first map after a server start takes longer while UMAP compiles)."
-    )
-    bar = st.progress(0.0, text="Projecting with UMAP…")
-    try:
-        coordinates = projection.projection_for(
-            key,
-            kind=kind,
-            n_neighbors=n_neighbors,
-            min_dist=min_dist,
-            progress=lambda step, total, **_: bar.progress(step / max(total, 1), text=f"Projecting… {step}/{total}"),
-        )
-    except ExplorerError as error:
-        st.error(literal(error))
-        st.stop()
-    bar.empty()
-
-points = maps.describe_points(dataset, split, coordinates)
-colour = st.radio("Colour by", ["top tag", "popularity", "node type"], horizontal=True, key="embedding_colour")
-
-options = recommend.user_options(split)
-known = options["user"][np.isin(options["user"], run.state["user_ids"])].tolist()
-users = known or options["user"].tolist()
-wanted = st.query_params.get("user")
-if wanted is not None and not (wanted.isdigit() and int(wanted) in users):
-    st.warning(
-        f"The address names user {literal(repr(wanted))}, who has no held-out artists in {run.year}; pick one below."
-    )
-    wanted = None
-user = st.selectbox(
-    "Mark a user, their history and their recommendations",
-    [None, *users],
-    index=users.index(int(wanted)) + 1 if wanted else 0,
-    key="embedding_user",
-    format_func=lambda u: "nobody" if u is None else f"user {u}",
-)
-marked = {}
-if user is not None:
-    history = recommend.user_history(dataset, split, user)["artistID"].to_numpy()
-    recommended = recommend.recommendations(dataset, split, run, user, 10)["artistID"].to_numpy()
-    marked = {"user": np.array([user]), "history": history, "recommended": recommended}
-
-st.plotly_chart(map_charts.embedding_map(points, colour, marked), key="embedding_chart")
+    st.stop()
+settings = (kind, n_neighbors, min_dist)
+points = maps_view.points_of(dataset, split, run, coordinates, settings)
+key = (run.key, settings)
+order = maps_view.tag_order(dataset)
+st.plotly_chart(maps_view.figure(points, key, colour, marks, order, isolate and bool(marks)), key="embedding_chart")
 st.caption(
-    f"{len(points):,} points · {run.model} {run.year} · n_neighbors {n_neighbors}, min_dist {min_dist}. "
-    "Hover a point for its name."
+    f"{len(points):,} points · {run.model} {run.year} ({row['setting']}) · UMAP n_neighbors {n_neighbors}, "
+    f"min_dist {min_dist}. Hover a point for its name; drag to zoom, double-click to see the whole map."
 )
+maps_view.missing_note(points, marks, user)
+if without:
+    st.caption(
+        "No map for "
+        + "; ".join(f"{name}: {classes[name].no_embeddings_reason}" for name in without)
+        + ". A map places learned vectors; these models have none whose geometry is the model."
+    )

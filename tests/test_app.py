@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -155,9 +156,9 @@ def test_compare_page_shows_every_models_list_for_a_chosen_user(demo_app, demo_d
     at = open_page("pages/compare.py", user=str(user), year="2010")
     assert at.selectbox(key="compare_user_2010").value == user
     assert not [w for w in at.warning if "synthetic" not in w.value]
-    headers = [m.value for m in at.markdown if m.value.startswith("**")]
-    assert sum(any(h.startswith(f"**{model}**") for h in headers) for model in SETTINGS) == 4
-    assert len(frame_with(at, "#", "artist", "held out", "Last.fm")) == 10
+    listed = [e.proto.alt.removeprefix("top list: ").split(", ") for e in at.dataframe if e.proto.alt.startswith("top")]
+    assert sorted(model for group in listed for model in group) == sorted(SETTINGS)  # identical lists merged
+    assert len(frame_with(at, "#", "hit", "artist")) == 10
     assert frame_with(at, "name", "lightgcn-social").shape[0] == (split.test["userID"] == user).sum()
     assert at.query_params["user"] == str(user)
 
@@ -191,9 +192,11 @@ def test_embeddings_page_draws_a_map_and_marks_a_user(demo_app, demo_dataset):
     user = int(warm["userID"].iloc[0])
     at = open_page("pages/embeddings.py", user=str(user))
     assert at.selectbox(key="embedding_user").value == user
+    assert not at.get("plotly_chart")  # the map is not stored: drawn only when asked
+    at.button(key="embedding_draw").click().run()
     assert len(at.get("plotly_chart")) == 1
     at.radio(key="embedding_colour").set_value("popularity").run()
-    assert not at.exception
+    assert not at.exception and len(at.get("plotly_chart")) == 1
 
 
 def test_embeddings_page_warns_about_an_unknown_user(demo_app):
@@ -432,10 +435,11 @@ def test_compare_shows_artist_names_as_text_and_links_only_web_urls(demo_app, de
     (split,) = splits_of(demo_dataset, [2010])
     user = int(split.test["userID"].value_counts().index[0])
     at = open_page("pages/compare.py", user=str(user), year="2010")
-    popular = frame_with(at, "#", "artist", "held out", "Last.fm")  # the popularity model's list comes first
-    assert set(AWKWARD) <= set(popular["artist"])
-    urls = dict(zip(popular["artist"], popular["Last.fm"], strict=True))
-    assert pd.isna(urls["<b>x</b>"])  # javascript: is never a link
+    grid = next(e for e in at.dataframe if e.proto.alt.startswith("top list: popularity"))
+    shown = pa.ipc.open_stream(grid.proto.arrow_data.styler.display_values).read_all().to_pandas()
+    assert set(AWKWARD) <= set(shown["artist"])  # the names as written
+    urls = dict(zip(shown["artist"], grid.value["artist"], strict=True))  # shown name → the link's address
+    assert urls["<b>x</b>"] == "https://www.last.fm/search/artists?q=%3Cb%3Ex%3C%2Fb%3E"  # javascript: never a link
     assert urls["*NSYNC"] == "http://www.last.fm/music/*NSYNC"
     names = set(demo_dataset.artists["name"])
     markdown = [m.value for m in (*at.markdown, *at.caption, *at.warning, *at.info)]
@@ -443,27 +447,28 @@ def test_compare_shows_artist_names_as_text_and_links_only_web_urls(demo_app, de
 
 
 def test_a_list_length_change_reuses_the_years_work(demo_app, monkeypatch):
-    from app import state
-    from explorer import recommend
+    from app import state, user_data
+    from explorer import disagreement
 
-    calls = {"disagreement": 0, "user_options": 0}
+    calls = {"hits_and_misses": 0, "cohort_overlap": 0}
     for name in calls:
-        original = getattr(recommend, name)
+        original = getattr(disagreement, name)
 
         def counted(*args, _name=name, _original=original, **kwargs):
             calls[_name] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(recommend, name, counted)
-    state._disagreement.clear()
+        monkeypatch.setattr(disagreement, name, counted)
+    user_data._hits_and_misses.clear()
+    user_data._cohort_overlap.clear()
     state._user_options.clear()
     at = open_page("pages/compare.py", year="2010")
-    assert calls == {"disagreement": 1, "user_options": 1}
+    assert calls == {"hits_and_misses": 1, "cohort_overlap": 1}
     at.slider(key="compare_top_n").set_value(20).run()
     at.slider(key="compare_top_n").set_value(30).run()
     assert not at.exception
-    assert calls == {"disagreement": 1, "user_options": 1}
-    assert len(frame_with(at, "#", "artist", "held out", "Last.fm")) == 30
+    assert calls == {"hits_and_misses": 1, "cohort_overlap": 1}
+    assert len(frame_with(at, "#", "hit", "artist")) == 30
 
 
 def test_embedding_map_labels_show_html_verbatim():
@@ -480,13 +485,15 @@ def test_embedding_map_labels_show_html_verbatim():
             "popularity": [3, 2, 1],
         }
     )
-    figure = map_charts.embedding_map(points, "top tag", {"history": [1]})
+    marks = [map_charts.Mark("<u>mark</u>", "artist", (1,), "diamond-open")]
+    figure = map_charts.embedding_map(points, "top tag", marks, tag_order=["<i>seen live</i>"])
     texts = [
         str(v) for trace in figure.data for field in (trace.hovertext, trace.text) if field is not None for v in field
     ]
     legend = [trace.name for trace in figure.data]
-    assert "&lt;b&gt;x&lt;/b&gt;" in texts and "<b>x</b>" not in texts  # plotly shows entities as the characters
-    assert "&lt;i&gt;seen live&lt;/i&gt;" in legend
+    assert any(t.startswith("&lt;b&gt;x&lt;/b&gt;<br>") for t in texts)  # plotly shows entities as the characters
+    assert not any("<b>x</b>" in t or "<i>" in t for t in texts)
+    assert "&lt;i&gt;seen live&lt;/i&gt;" in legend and "&lt;u&gt;mark&lt;/u&gt;" in legend
 
 
 @pytest.mark.parametrize(

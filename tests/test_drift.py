@@ -105,6 +105,15 @@ def test_most_moved_lists_the_lowest_overlaps_first(drift_cache, demo_dataset):
     assert moved["mean_overlap"].iloc[0] == pytest.approx(everything[["2008-2009", "2009-2010"]].mean(axis=1).min())
 
 
+def test_stored_most_moved_reads_but_never_computes(drift_cache, demo_dataset):
+    before = sorted((drift_cache / drift.FOLDER).glob("overlap-*.npz"))
+    assert drift.stored_most_moved(demo_dataset, MODEL, k=7, root=drift_cache) is None  # not computed for k=7
+    assert sorted((drift_cache / drift.FOLDER).glob("overlap-*.npz")) == before  # and not computed now either
+    computed = drift.most_moved(demo_dataset, MODEL, k=7, top=5, root=drift_cache)
+    stored = drift.stored_most_moved(demo_dataset, MODEL, k=7, top=5, root=drift_cache)
+    assert stored is not None and stored.equals(computed)
+
+
 def test_neighbours_by_year_and_name_search(drift_cache, demo_dataset):
     artist = int(drift.most_moved(demo_dataset, MODEL, root=drift_cache)["artistID"].iloc[0])
     table = drift.neighbours_by_year(demo_dataset, MODEL, artist, k=4, root=drift_cache)
