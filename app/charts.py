@@ -1,91 +1,189 @@
-"""Plotly figures of the report tables (presentation only: every number comes from explorer.reports)."""
+"""Plotly figures of the report tables (presentation only: every number comes from explorer.reports).
+
+Every chart that shows models colours them by :mod:`app.palette` (one colour per model on every page) and
+keeps one legend entry per model: years are told apart by marker symbols or line dashes, with one legend entry
+per year. Figures are pure functions of their inputs; the pages cache them (``app.metrics_sections``).
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import html
+
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
-MODEL_COLOURS = {
-    "popularity": "#9e9e9e",
-    "cmf": "#1f77b4",
-    "lightgcn": "#ff7f0e",
-    "lightgcn-social": "#d62728",
-    "notebook LightGCN": "#c7a27c",
-    "notebook CMF (k=50)": "#9ecae1",
-}
+from app.palette import model_colour
+
+YEAR_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
+YEAR_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+REFERENCE_OF = {"notebook LightGCN": "lightgcn", "notebook CMF (k=50)": "cmf"}  # drawn dotted in their model's colour
 
 
-def _tidy(figure: go.Figure, height: int = 340) -> go.Figure:
-    figure.update_layout(height=height, margin={"t": 30, "b": 10, "l": 10, "r": 10}, legend_title_text="")
+def tidy(figure: go.Figure, height: int = 340) -> go.Figure:
+    """The layout every chart shares: its height, slim margins, no legend title."""
+    figure.update_layout(height=height, margin={"t": 40, "b": 10, "l": 10, "r": 10}, legend_title_text="")
     return figure
 
 
-def _error_bars(rows: pd.DataFrame, y: str) -> dict:
-    """``error_y`` / ``error_y_minus`` columns for plotly express from ``low`` / ``high`` (the CI)."""
-    if "low" not in rows or "high" not in rows:
-        return {}
-    return {"error_y": (rows["high"] - rows[y]).to_numpy(), "error_y_minus": (rows[y] - rows["low"]).to_numpy()}
+_tidy = tidy
 
 
-def _recall_lines(rows: pd.DataFrame, x: str, title: str, **options) -> go.Figure:
-    """Recall against ``x``, one line per model, the notebook's reference rows dotted, CIs as error bars."""
-    figure = px.line(
-        rows,
-        x=x,
-        y="recall",
-        color="model",
-        markers=True,
-        color_discrete_map=MODEL_COLOURS,
-        title=title,
-        **_error_bars(rows, "recall"),
-        **options,
-    )
-    figure.for_each_trace(lambda t: t.update(line_dash="dot") if t.name.startswith("notebook") else None)
-    figure.update_xaxes(tickvals=sorted(rows[x].unique()))
-    return _tidy(figure)
+def _colour(model: str) -> str:
+    return model_colour(REFERENCE_OF.get(model, model))
+
+
+def _name(model: str) -> str:
+    return html.escape(str(model), quote=False)  # plotly draws <b>, <br> in names: a plugin's name shows as written
+
+
+def _legend_height(entries: int, least: int = 360) -> int:
+    """A height whose right-hand legend holds ``entries`` lines without clipping."""
+    return max(least, 27 * entries + 120)
+
+
+def _year_keys(figure: go.Figure, years: list[int], *, dashes: bool = False) -> None:
+    """One grey legend entry per year (its marker symbol or line dash), after the models' entries."""
+    for i, year in enumerate(years):
+        figure.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines" if dashes else "markers",
+                name=str(year),
+                legendgroup="years",
+                legendgrouptitle_text="test year",
+                marker={"symbol": YEAR_SYMBOLS[i % len(YEAR_SYMBOLS)], "color": "#666666", "size": 9},
+                line={"dash": YEAR_DASHES[i % len(YEAR_DASHES)], "color": "#666666"},
+            )
+        )
+
+
+def _errors(rows: pd.DataFrame, y: str) -> dict | None:
+    if "low" not in rows or "high" not in rows or rows["low"].isna().all():
+        return None
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (rows["high"] - rows[y]).to_numpy(),
+        "arrayminus": (rows[y] - rows["low"]).to_numpy(),
+        "thickness": 1.2,
+        "width": 3,
+    }
+
+
+def _lines(rows: pd.DataFrame, x: str, y: str, offsets: dict[str, float] | None = None) -> list[go.Scatter]:
+    """One line per model (palette colour; the notebook's reference rows dotted), CIs as error bars."""
+    traces = []
+    for model, group in rows.groupby("model", sort=False):
+        group = group.sort_values(x)
+        shift = (offsets or {}).get(model, 0.0)
+        traces.append(
+            go.Scatter(
+                x=group[x] + shift,
+                y=group[y],
+                mode="lines+markers",
+                name=_name(model),
+                line={"color": _colour(model), "dash": "dot" if model in REFERENCE_OF else "solid"},
+                marker={"color": _colour(model), "size": 7},
+                error_y=_errors(group, y),
+                customdata=group[x],
+                hovertemplate=f"{_name(model)} · %{{customdata}}: %{{y:.4f}}<extra></extra>",
+            )
+        )
+    return traces
 
 
 def recall_by_year(curve: pd.DataFrame, k: int) -> go.Figure:
-    """Recall@k per test year, one line per model."""
-    return _recall_lines(curve[curve["K"] == k], "year", f"Recall@{k} by test year")
+    """Recall@k per test year, one line per model (dodged sideways a little so the CIs do not hide each other)."""
+    rows = curve[curve["K"] == k]
+    models = list(dict.fromkeys(rows["model"]))
+    offsets = {m: (i - (len(models) - 1) / 2) * 0.025 for i, m in enumerate(models)}
+    figure = go.Figure(_lines(rows, "year", "recall", offsets))
+    figure.update_xaxes(tickvals=sorted(rows["year"].unique()), title="test year")
+    figure.update_yaxes(title=f"Recall@{k}")
+    figure.update_layout(title=f"Recall@{k} by test year (95% CI)")
+    return _tidy(figure, _legend_height(len(models)))
 
 
 def recall_by_k(curve: pd.DataFrame, year: int) -> go.Figure:
     """Recall@K against K (log axis) for one test year."""
-    return _recall_lines(curve[curve["year"] == year], "K", f"Recall@K in {year}", log_x=True)
-
-
-def warm_cold(groups: pd.DataFrame, metric: str) -> go.Figure:
-    """A metric for warm vs cold users, per model and year."""
-    figure = px.bar(
-        groups,
-        x="model",
-        y=metric,
-        color="users",
-        barmode="group",
-        facet_col="year",
-        color_discrete_map={"warm": "#2ca02c", "cold": "#17becf"},
-        title=f"{metric}: warm vs cold users",
-    )
-    figure.for_each_annotation(lambda a: a.update(text=a.text.replace("year=", "")))
-    return _tidy(figure, 360)
+    rows = curve[curve["year"] == year]
+    figure = go.Figure(_lines(rows, "K", "recall"))
+    figure.update_xaxes(type="log", tickvals=sorted(rows["K"].unique()), title="K")
+    figure.update_yaxes(title="Recall@K")
+    figure.update_layout(title=f"Recall@K in {year} (95% CI)")
+    return _tidy(figure, _legend_height(rows["model"].nunique()))
 
 
 def losses(table: pd.DataFrame) -> go.Figure:
-    """Training loss per epoch, one line per model and year."""
-    labelled = table.assign(run=table["model"] + " " + table["year"].astype(str))
-    figure = px.line(labelled, x="epoch", y="loss", color="run", title="Training loss (BPR) per epoch")
-    return _tidy(figure)
+    """Training loss per epoch: one colour per model, one line dash per year (one legend entry per model)."""
+    years = sorted(table["year"].unique())
+    figure = go.Figure()
+    for model, group in table.groupby("model", sort=False):
+        for year, run in group.groupby("year"):
+            figure.add_trace(
+                go.Scatter(
+                    x=run["epoch"],
+                    y=run["loss"],
+                    mode="lines",
+                    name=_name(model),
+                    legendgroup=model,
+                    showlegend=bool(year == group["year"].min()),
+                    line={"color": _colour(model), "dash": YEAR_DASHES[years.index(year) % len(YEAR_DASHES)]},
+                    hovertemplate=f"{_name(model)} {year} · epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+                )
+            )
+    _year_keys(figure, years, dashes=True)
+    figure.update_layout(title="Training loss (BPR) per epoch", xaxis_title="epoch", yaxis_title="loss")
+    return _tidy(figure, _legend_height(table["model"].nunique() + len(years)))
+
+
+def _by_model_and_year(rows: pd.DataFrame, x: str, y: str, *, errors: bool = False, **trace: object) -> go.Figure:
+    """One trace per model (its colour), its years told apart by marker symbols; one legend key per year.
+
+    With ``errors``, ``low``/``high`` columns are drawn as error bars on ``y``.
+    """
+    years = sorted(rows["year"].unique())
+    figure = go.Figure()
+    for model, group in rows.groupby("model", sort=False):
+        group = group.sort_values("year")
+        figure.add_trace(
+            go.Scatter(
+                x=group[x],
+                y=group[y],
+                name=_name(model),
+                marker={
+                    "color": _colour(model),
+                    "size": 11,
+                    "symbol": [YEAR_SYMBOLS[years.index(v) % len(YEAR_SYMBOLS)] for v in group["year"]],
+                },
+                line={"color": _colour(model), "width": 1},
+                error_y=_errors(group, y) if errors else None,
+                customdata=group["year"],
+                **trace,
+            )
+        )
+    _year_keys(figure, years)
+    return figure
 
 
 def fit_times(timing: pd.DataFrame) -> go.Figure:
-    """Fit seconds per model and year (log axis: the notebook's GPU hours fit on the same chart)."""
-    figure = px.bar(
-        timing, x="model", y="fit_s", color="year", barmode="group", log_y=True, title="Fit time (seconds, log scale)"
+    """Fit seconds per model and year as dots on a log axis (bars on a log axis mislead), fastest model on top."""
+    order = timing.groupby("model")["fit_s"].median().sort_values().index.tolist()
+    rows = timing.assign(model=pd.Categorical(timing["model"], order, ordered=True)).sort_values("model")
+    rows = rows.assign(model=rows["model"].astype(str))
+    figure = _by_model_and_year(
+        rows,
+        "fit_s",
+        "model",
+        mode="markers",
+        showlegend=False,
+        hovertemplate="%{y} %{customdata}: %{x:.3g} s<extra></extra>",
     )
-    return _tidy(figure)
+    figure.update_xaxes(type="log", title="fit seconds (log scale)")
+    figure.update_yaxes(categoryorder="array", categoryarray=order[::-1], title="")
+    figure.update_layout(title="Fit time per model and test year")
+    return _tidy(figure, max(300, 26 * len(order) + 120))
 
 
 def overlap(matrix: pd.DataFrame) -> go.Figure:
@@ -99,91 +197,82 @@ def overlap(matrix: pd.DataFrame) -> go.Figure:
 
 
 def cohort_bars(rows: pd.DataFrame, metric: str, family: str) -> go.Figure:
-    """``metric`` by cohort of ``family``, one bar group per model, 95% CIs as error bars."""
+    """``metric`` by cohort of ``family``, one bar group per cohort and one bar per model, 95% CIs as error bars."""
     shown = rows[(rows["metric"] == metric) & (rows["family"] == family)].dropna(subset=["value"])
     shown = shown.assign(cohort=shown["cohort"] + " (" + shown["users"].astype(str) + " users)")
-    figure = px.bar(
-        shown,
-        x="cohort",
-        y="value",
-        color="model",
-        barmode="group",
-        color_discrete_map=MODEL_COLOURS,
-        title=f"{metric} by {family} cohort (95% CI over the cohort's users)",
-        labels={"value": metric, "cohort": ""},
-        **_error_bars(shown, "value"),
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=group["cohort"],
+                y=group["value"],
+                name=_name(model),
+                marker_color=_colour(model),
+                error_y=_errors(group, "value"),
+                hovertemplate=f"{_name(model)} · %{{x}}: %{{y:.4f}}<extra></extra>",
+            )
+            for model, group in shown.groupby("model", sort=False)
+        ]
     )
-    return _tidy(figure, 380)
+    figure.update_layout(barmode="group", title=f"{metric} by {family} cohort (95% CI over the cohort's users)")
+    figure.update_yaxes(title=metric)
+    return _tidy(figure, _legend_height(shown["model"].nunique(), 380))
 
 
 def pair_differences(rows: pd.DataFrame, a: str, b: str) -> go.Figure:
-    """Per-year difference a − b of each metric with its CI; zero marked."""
-    figure = px.scatter(
-        rows.assign(year=rows["year"].astype(str)),
-        x="year",
-        y="diff",
-        color="metric",
-        title=f"{a} − {b} per test year (95% CI)",
-        labels={"diff": f"{a} − {b}", "year": "test year"},
-        **_error_bars(rows, "diff"),
+    """a − b per test year, one panel per metric (their scales differ): the 95% CI and the family's adjusted CI."""
+    from plotly.subplots import make_subplots
+
+    metrics = list(dict.fromkeys(rows["metric"]))
+    figure = make_subplots(rows=1, cols=max(1, len(metrics)), subplot_titles=metrics, horizontal_spacing=0.08)
+    for column, metric in enumerate(metrics, start=1):
+        part = rows[rows["metric"] == metric]
+        for label, low, high, shift, colour in (
+            ("95% CI", "low", "high", -0.08, _colour(a)),
+            ("adjusted CI (the family's)", "adj_low", "adj_high", 0.08, "#555555"),
+        ):
+            figure.add_trace(
+                go.Scatter(
+                    x=part["year"] + shift,
+                    y=part["diff"],
+                    mode="markers",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=column == 1,
+                    marker={"color": colour, "size": 10, "symbol": "circle" if shift < 0 else "diamond"},
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": (part[high] - part["diff"]).to_numpy(),
+                        "arrayminus": (part["diff"] - part[low]).to_numpy(),
+                        "color": colour,
+                    },
+                    customdata=part["year"],
+                    hovertemplate=f"{metric} %{{customdata}}: %{{y:.4f}} ({label})<extra></extra>",
+                ),
+                row=1,
+                col=column,
+            )
+        figure.add_hline(y=0, line_dash="dot", line_color="#555555", row=1, col=column)
+        figure.update_xaxes(tickvals=sorted(part["year"].unique()), row=1, col=column)
+    figure.update_layout(
+        title=f"{_name(a)} − {_name(b)} per test year", legend={"orientation": "h", "y": -0.15, "x": 0}
     )
-    figure.update_traces(marker={"size": 11})
-    figure.update_xaxes(type="category")
-    figure.add_hline(y=0, line_dash="dot", line_color="#555555")
-    return _tidy(figure)
+    _tidy(figure, 400)
+    figure.update_layout(margin={"t": 80})  # the title above the panels' own titles
+    return figure
 
 
 def accuracy_vs_novelty(rows: pd.DataFrame) -> go.Figure:
-    """One point per model and year: novelty of the top-10 lists against Recall@10 (with its CI)."""
-    figure = px.scatter(
-        rows.assign(year=rows["year"].astype(str)),
-        x="novelty",
-        y="R@10",
-        color="model",
-        symbol="year",
-        color_discrete_map=MODEL_COLOURS,
-        title="Accuracy vs novelty (one point per model and year)",
-        labels={"novelty": "novelty (mean self-information, bits)", "R@10": "Recall@10"},
-        **_error_bars(rows, "R@10"),
+    """Each model's path over the years: novelty of its top-10 lists against Recall@10 (with its CI)."""
+    figure = _by_model_and_year(
+        rows,
+        "novelty",
+        "R@10",
+        errors=True,
+        mode="lines+markers",
+        hovertemplate="%{customdata}: novelty %{x:.2f} bits, Recall@10 %{y:.4f}<extra></extra>",
     )
-    figure.update_traces(marker={"size": 11})
-    return _tidy(figure, 380)
-
-
-def sweep_coordinates(trials: pd.DataFrame, params: list[str], metric: str, log_params: set[str]) -> go.Figure:
-    """Parallel coordinates of a sweep's successful trials: one axis per hyperparameter, the metric last.
-
-    Hyperparameters swept on a log scale (learning rates, penalties) get a log10 axis.
-    """
-    shown = trials[trials["status"] == "ok"].copy()
-    dimensions = []
-    if shown["year"].nunique() > 1:
-        dimensions.append({"label": "test year", "values": shown["year"], "tickvals": sorted(shown["year"].unique())})
-    for name in params:
-        values = shown[name].astype(float)
-        ticks = sorted(values.unique())
-        if name in log_params and (values > 0).all():  # a log axis labelled with the values themselves
-            dimensions.append(
-                {
-                    "label": f"{name} (log)",
-                    "values": np.log10(values),
-                    "tickvals": np.log10(ticks),
-                    "ticktext": [f"{tick:g}" for tick in ticks],
-                }
-            )
-        else:
-            dimensions.append(
-                {"label": name, "values": values, "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
-            )
-    dimensions.append({"label": f"validation {metric}", "values": shown[metric], "tickformat": ".4f"})
-    figure = go.Figure(
-        go.Parcoords(
-            line={"color": shown[metric], "colorscale": "Viridis", "showscale": True, "colorbar": {"title": metric}},
-            dimensions=dimensions,
-            labelfont={"size": 13},
-        )
-    )
-    figure.update_layout(title={"text": f"Validation {metric} of each trial against its hyperparameters", "y": 0.98})
-    _tidy(figure, 420)
-    figure.update_layout(margin={"t": 100, "b": 30, "l": 60, "r": 40})  # room for the axis labels above the axes
-    return figure
+    figure.update_layout(title="Accuracy vs novelty: each model's path over the test years")
+    figure.update_xaxes(title="novelty (mean self-information of the top 10, bits)")
+    figure.update_yaxes(title="Recall@10")
+    return _tidy(figure, _legend_height(rows["model"].nunique() + rows["year"].nunique() + 1, 420))

@@ -69,6 +69,8 @@ class SweepJob:
     result: sweep.SweepResult | None = None
     started: float = 0.0
     finished: float = 0.0
+    phase: str = ""  # starting Ray → trials → training best → done (see explorer.sweep.SweepProgress)
+    elapsed: float = 0.0  # seconds since the sweep started
 
     @property
     def label(self) -> str:
@@ -79,8 +81,8 @@ class SweepJob:
     def active(self) -> bool:
         return self.status in ("queued", "running")
 
-    def progress(self, done: int, total: int) -> None:
-        self.step, self.total = done, total
+    def progress(self, done: int, total: int, phase: str = "trials", elapsed: float = 0.0) -> None:
+        self.step, self.total, self.phase, self.elapsed = done, total, phase, elapsed
 
 
 class TrainingQueue:

@@ -65,8 +65,9 @@ def show_run_card(key: str) -> None:
     )
 
 
-def cached_runs_panel(table: pd.DataFrame, busy: bool) -> None:
-    """The Train page's cached runs (stale ones marked), deletion of selected or stale runs, and a run's card."""
+def cached_runs_panel(table: pd.DataFrame, busy: bool, *, read_only: bool = False) -> None:
+    """The Train page's cached runs (stale ones marked), deletion of selected or stale runs (not on a read-only
+    server), and a run's card."""
     if table.empty:
         st.info("Nothing cached yet for this data set.")
         return
@@ -75,7 +76,7 @@ def cached_runs_panel(table: pd.DataFrame, busy: bool) -> None:
     selection = st.dataframe(
         shown,
         hide_index=True,
-        on_select="rerun",
+        on_select="ignore" if read_only else "rerun",
         selection_mode="multi-row",
         key=f"cached_runs_table_{st.session_state.get('deletions', 0)}",  # a new table after each deletion
         column_config={
@@ -85,6 +86,16 @@ def cached_runs_panel(table: pd.DataFrame, busy: bool) -> None:
             "status": st.column_config.TextColumn(help="stale: made by other code or library versions; never shown"),
         },
     )
+    if not read_only:
+        _deletion(table, selection, busy)
+    with st.expander("Run card: everything needed to re-create a run"):
+        ordered = table.sort_values("stale", kind="stable")  # current runs first
+        labels = {f"{r.model} {r.year} · {r.setting} · {r.key}": r.key for r in ordered.itertuples()}
+        show_run_card(labels[st.selectbox("Run", list(labels), key="run_card_choice")])
+
+
+def _deletion(table: pd.DataFrame, selection, busy: bool) -> None:
+    """Buttons that delete the selected runs or every stale run."""
     picked = [row for row in selection.selection.rows if row < len(table)]
     stale = table[table["stale"]]
     left, right = st.columns(2)
@@ -103,7 +114,3 @@ def cached_runs_panel(table: pd.DataFrame, busy: bool) -> None:
             runs.delete(key)
         st.session_state["deletions"] = st.session_state.get("deletions", 0) + 1  # forget the old selection
         st.rerun()
-    with st.expander("Run card: everything needed to re-create a run"):
-        ordered = table.sort_values("stale", kind="stable")  # current runs first
-        labels = {f"{r.model} {r.year} · {r.setting} · {r.key}": r.key for r in ordered.itertuples()}
-        show_run_card(labels[st.selectbox("Run", list(labels), key="run_card_choice")])

@@ -109,10 +109,13 @@ def _through_the_router() -> None:
     st.session_state["_routed"] = True
 
 
-def page_start(title: str) -> Dataset:
-    """Every page's opening: its title, then the data set (or the error and a stop) and its banner."""
+def page_start(title: str, question: str | None = None) -> Dataset:
+    """Every page's opening: its title and the researcher's question it answers, then the data set (or the error
+    and a stop) and its banner."""
     _through_the_router()
     st.title(title)
+    if question:
+        st.markdown(f"#### {question}")
     dataset = dataset_or_stop()
     data_banner(dataset)
     return dataset
@@ -159,7 +162,7 @@ def training_queue() -> TrainingQueue:
     return TrainingQueue()
 
 
-@st.cache_resource(show_spinner="Loading a cached run…", max_entries=64)
+@st.cache_resource(show_spinner="Loading a cached run…", max_entries=1024)  # 13 models × 3 years × seeds
 def _load_run(key: str, cache: str, written: float) -> Run:  # noqa: ARG001 - written: a retrained entry reloads
     return runs.load(key, Path(cache))
 

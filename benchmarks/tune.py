@@ -1,138 +1,134 @@
-"""Choose any registry model's hyperparameters by nested forward-chaining validation: never on a test year.
+"""Widen each model's tuning until every chosen value is bracketed: a loop of ``explorer sweep`` calls.
 
-For test year Y the model is trained on years < Y, so its hyperparameters are chosen by holding out
-its last train year: train on years < Y-1, validate on Y-1 (2007 for 2008, 2008 for 2009, 2009 for
-2010). Every configuration of the model's grid (``GRIDS`` below, or ``--grid name=v1,v2 …``) is scored
-by validation MRR (the notebook's headline metric), Recall@10 breaking ties; the best per test year is
-printed as a dict to paste into the model's ``TUNED``. Test years are never evaluated here.
+The one tuner is ``python -m explorer sweep`` (Ray Tune, blind: train < Y-1, validate Y-1). This script
+only decides which sweep to run next. For each test year it reads the model's tuning record and, per
+hyperparameter in ``LADDERS``, checks that the values just below and just above the chosen one on the
+ladder were tried with every other hyperparameter at its chosen value (on the seeds asked for); the
+missing ones are swept, one hyperparameter at a time (``sweep --lines --record``), and the loop repeats
+until nothing is missing. A chosen value at the end of its ladder that is not the parameter's bound stops
+the loop with a message: extend the ladder. Each sweep is its own process, so it starts from the record's
+current choice (the model's ``TUNED``).
 
-A first attempt (LightGCN) chose one setting for all years on the 2007 validation split alone with the
-one-standard-error rule. Its 2005–2006 train set (1,570 rows) is a third of the smallest real train
-set (4,159 rows), so it favoured very short training that then under-fitted the real splits; each test
-year is therefore tuned on its own last train year.
-
-Run: ``LASTFM_DATA_DIR=… .venv/bin/python benchmarks/tune.py MODEL [--test-years …] [--grid k=1,2 …]``.
+Run: ``LASTFM_DATA_DIR=… nice -n 10 .venv/bin/python benchmarks/tune.py MODEL [--years …] [--seeds 0 1 2]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import math
+import subprocess
 import sys
-import time
 from pathlib import Path
-
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.data import load_dataset  # noqa: E402
-from explorer.evaluation import evaluate  # noqa: E402
 from explorer.models import model_class  # noqa: E402
-from explorer.training import splits_of, train_and_evaluate  # noqa: E402
+from explorer.sweep import record  # noqa: E402
+from explorer.sweep.grid import seed_names  # noqa: E402
 
-LIGHTGCN_GRID = {
-    "lr": [0.01, 0.03],
-    "epochs": [25, 50, 100, 200],
-    "num_layers": [3],
-    "l2": [1e-4, 1e-3, 1e-2],
-    "negatives": [1, 4],
+COUNTS = [1, 2, 3, 4, 5, 6]
+FACTORS = [4, 8, 16, 32, 64, 128, 256, 512]
+PENALTY = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
+LOG3 = [1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0]
+WEIGHT = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
+NEIGHBOURS = [10, 25, 50, 100, 200, 500, 1000, 2000, 5000]
+GCN = {
+    "lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
+    "epochs": [10, 25, 50, 100, 200, 400, 800, 1600],
+    "l2": PENALTY,
+    "negatives": [1, 2, 4, 8, 16],
+    "num_layers": COUNTS,
 }
-GRIDS: dict[str, dict[str, list]] = {
-    "popularity": {},
-    "friends-pop": {},
-    "itemknn": {"neighbours": [10, 25, 50, 100, 200], "shrink": [0.0, 5.0, 20.0, 100.0, 300.0]},
-    "ease": {"reg": [3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]},
+LADDERS: dict[str, dict[str, list[float]]] = {
+    "itemknn": {"neighbours": NEIGHBOURS, "shrink": [0.0, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]},
+    "ease": {"reg": LOG3, "neighbours": NEIGHBOURS},
     "ease-social": {
-        "reg": [10.0, 30.0, 100.0, 300.0],
-        "friend_weight": [0.1, 0.3, 1.0, 3.0],
-        "direct": [0.0, 0.03, 0.1, 0.3],
+        "reg": LOG3,
+        "neighbours": NEIGHBOURS,
+        "friend_weight": WEIGHT,
+        "direct": WEIGHT,
+        "second_hop": [0.0, 0.1, 0.3, 1.0, 3.0, 10.0],
     },
-    "cmf": {"k": [16, 32, 64], "reg": [0.1, 1.0, 10.0], "alpha": [1.0, 10.0]},
-    "cmf-tags": {"k": [32, 64], "reg": [1.0, 10.0], "w_item": [0.1, 1.0, 10.0], "friends": [0, 1]},
-    "als": {"factors": [16, 32, 64, 128], "reg": [0.01, 0.1, 1.0, 10.0], "alpha": [1.0, 10.0, 40.0]},
-    "bpr": {"factors": [32, 64, 128], "lr": [0.01, 0.05], "reg": [0.001, 0.01], "iterations": [100, 300]},
-    "lightgcn": LIGHTGCN_GRID,
-    "lightgcn-social": LIGHTGCN_GRID,
-    # one setting against lightgcn-social's validation numbers: each fit took ~70 s on the shared machine
-    "lightgcn-tags": {"tags": [200], "min_assignments": [2]},
-    "lightgcn-ease": {"mix": [0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0]},
+    "cmf": {"k": FACTORS, "reg": LOG3, "alpha": LOG3},
+    "cmf-tags": {"k": FACTORS, "reg": LOG3, "w_item": LOG3, "friends": [0, 1]},
+    "als": {"factors": FACTORS, "reg": LOG3, "alpha": LOG3},
+    "bpr": {
+        "factors": FACTORS,
+        "lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
+        "reg": PENALTY,
+        "iterations": [50, 100, 200, 300, 500, 1000, 2000],
+    },
+    "lightgcn": GCN,
+    "lightgcn-social": GCN,
+    "lightgcn-tags": {**GCN, "tags": [25, 50, 100, 200, 500, 1000, 2000], "min_assignments": [1, 2, 3, 5, 10]},
+    "lightgcn-ease": {"mix": [round(0.05 * n, 2) for n in range(21)]},
 }
 
 
-def sweep(dataset, test_year: int, model: str, grid: dict[str, list]) -> pd.DataFrame:
-    """Every configuration of ``grid`` trained on years < ``test_year`` - 1 and scored on that year, best first.
-
-    Hyperparameters outside the grid keep the values already chosen for ``test_year`` (the model's
-    ``TUNED``, else its defaults), e.g. an ensemble's members while only its mixing weight is tuned.
-    """
-    (split,) = splits_of(dataset, [test_year - 1])
-    fixed = model_class(model).defaults_for(test_year)
-    if list(grid) == ["mix"] and hasattr(model_class(model), "MEMBERS"):
-        return sweep_mix(dataset, split, model, fixed, grid["mix"])
-    rows = []
-    for values in itertools.product(*grid.values()):
-        params = dict(zip(grid, values, strict=True))
-        started = time.perf_counter()
-        run = train_and_evaluate(dataset, split, model, {**fixed, **params})
-        rows.append(
-            {
-                **params,
-                "R@10": run.metrics["recall"]["10"],
-                "MRR": run.metrics["mrr"],
-                "seconds": time.perf_counter() - started,
-            }
-        )
-    return pd.DataFrame(rows).sort_values(["MRR", "R@10"], ascending=False, ignore_index=True)
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def sweep_mix(dataset, split, model: str, fixed: dict, mixes: list[float]) -> pd.DataFrame:
-    """An ensemble's mixing weights, its members fitted once (they do not depend on ``mix``)."""
-    started = time.perf_counter()
-    fitted = model_class(model)(**{**fixed, "mix": mixes[0]}).fit(split.train_set(dataset.friends, dataset.tagged))
-    seconds = time.perf_counter() - started
-    rows = []
-    for mix in mixes:
-        fitted.params["mix"] = mix
-        metrics = evaluate(fitted.score, split).metrics
-        rows.append({"mix": mix, "R@10": metrics["recall"]["10"], "MRR": metrics["mrr"], "seconds": seconds})
-    return pd.DataFrame(rows).sort_values(["MRR", "R@10"], ascending=False, ignore_index=True)
-
-
-def parse_grid(items: list[str], model: str) -> dict[str, list]:
-    """``["reg=1,10", …]`` → ``{"reg": [1.0, 10.0]}`` typed by the model's parameters."""
-    specs = model_class(model).PARAMS
-    grid = {}
-    for item in items:
-        name, _, values = item.partition("=")
-        if name not in specs:
-            raise SystemExit(f"{model} has no hyperparameter {name}; its hyperparameters are {', '.join(specs)}.")
-        grid[name] = [specs[name].check(name, value) for value in values.split(",")]
-    return grid
+def missing(model: str, year: int, seeds: list[int | None]) -> tuple[dict[str, list[float]], list[str]]:
+    """Per hyperparameter, the ladder neighbours of its chosen value not yet tried on its line; and problems."""
+    cls = model_class(model)
+    part = ((record.load(model) or {"years": {}})["years"]).get(str(year))
+    pool = record.candidates(part, seeds) if part else {}
+    current = record.choose(model, part, seeds)["point"] if pool else {}
+    current = current or {k: v for k, v in cls.params_for(year).items() if k not in seed_names(model)}
+    todo, problems = {}, []
+    for name, ladder in LADDERS[model].items():
+        spec, value = cls.PARAMS[name], current[name]
+        others = {k: v for k, v in current.items() if k != name}
+        line = [dict(key)[name] for key in pool if {k: v for k, v in key if k != name} == others]
+        wanted = [value]
+        for step, bound in ((-1, spec.low), (1, spec.high)):
+            side = [x for x in ladder if (x - value) * step > 0 and not _same(x, value) and spec.low <= x <= spec.high]
+            if side:
+                wanted.append(min(side, key=lambda x, value=value: abs(x - value)))
+            elif not _same(value, bound) and not any((x - value) * step > 0 for x in line):
+                problems.append(
+                    f"{model} {year}: {name}={value:g} is at the end of its ladder, not at its bound {bound:g}"
+                )
+        need = [x for x in wanted if not any(_same(x, y) for y in line)]
+        if need:
+            todo[name] = sorted(need)
+    return todo, problems
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model")
-    parser.add_argument("--test-years", nargs="+", type=int, default=[2008, 2009, 2010])
-    parser.add_argument("--grid", nargs="*", default=None, help="name=v1,v2 … instead of the built-in grid")
-    parser.add_argument("--show", type=int, default=8, help="configurations printed per year")
+    parser.add_argument("model", choices=sorted(LADDERS))
+    parser.add_argument("--years", nargs="+", type=int, default=[2008, 2009, 2010])
+    parser.add_argument("--seeds", nargs="+", type=int, help="seeds of a seeded model (default: its default seed)")
+    parser.add_argument("--rounds", type=int, default=12, help="most sweeps per year before giving up")
     args = parser.parse_args()
-    grid = parse_grid(args.grid, args.model) if args.grid else GRIDS.get(args.model)
-    if grid is None:
-        raise SystemExit(f"There is no grid for {args.model}; give one with --grid name=v1,v2.")
-    dataset = load_dataset()
-    chosen = {}
-    for year in args.test_years:
-        table = sweep(dataset, year, args.model, grid)
-        print(f"\n{args.model}, test year {year}: validate on {year - 1} (train < {year - 1}), best first")
-        print(table.head(args.show).to_string(index=False, float_format=lambda x: f"{x:.4f}"), flush=True)
-        best = table.iloc[0]
-        chosen[year] = {
-            name: (int(best[name]) if isinstance(values[0], int) else float(best[name]))
-            for name, values in grid.items()
-        }
-    print(f"\nTUNED for {args.model}: {chosen}")
+    seeds = list(args.seeds) if args.seeds and seed_names(args.model) else [None]
+    if seeds == [None] and seed_names(args.model):
+        seeds = [model_class(args.model).PARAMS[seed_names(args.model)[0]].default]
+    for _ in range(args.rounds):
+        work = {year: missing(args.model, year, seeds) for year in args.years}
+        for _, problems in work.values():
+            for problem in problems:
+                print(problem, flush=True)
+        todo = {year: grid for year, (grid, problems) in work.items() if grid and not problems}
+        if not todo:
+            done = all(not grid for grid, _ in work.values())
+            print(f"{args.model}: {'every value bracketed' if done else 'stopped: extend a ladder'}", flush=True)
+            return
+        for year, grid in todo.items():
+            command = [sys.executable, "-m", "explorer", "-q", "sweep", "--model", args.model, "--years", str(year)]
+            command += [
+                "--lines",
+                "--record",
+                "--grid",
+                *(f"{k}={','.join(f'{v:g}' for v in vs)}" for k, vs in grid.items()),
+            ]
+            if seeds != [None]:
+                command += ["--seeds", *map(str, seeds)]
+            print(" ".join(command[1:]), flush=True)
+            subprocess.run(command, check=True, stdout=sys.stdout, stderr=subprocess.DEVNULL)
+    print(f"{args.model}: still moving after {args.rounds} rounds", flush=True)
 
 
 if __name__ == "__main__":

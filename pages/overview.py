@@ -2,11 +2,22 @@
 
 import streamlit as st
 
+from app.metrics_data import with_settings
 from app.state import cached_runs, page_start
 from app.text import literal
 from explorer import overview
+from explorer.models import model_names
 
-dataset = page_start("Last.fm Recommender Explorer")
+dataset = page_start(
+    "Last.fm Recommender Explorer", "What data is this, how is each model tested, and where is each answer?"
+)
+for target, label, icon in (
+    ("pages/metrics.py", "Which model is best each year, and is it real? → Metrics", ":material/bar_chart:"),
+    ("pages/compare.py", "Why does a model recommend what it does to one user? → Compare users", ":material/group:"),
+    ("pages/embeddings.py", "Where is a user or an artist in a model's space? → Embeddings", ":material/scatter_plot:"),
+    ("pages/train.py", "Which runs are cached, and how do I add or tune one? → Train", ":material/fitness_center:"),
+):
+    st.page_link(target, label=label, icon=icon)
 source = "synthetic demo data" if dataset.synthetic else "Last.fm hetrec2011-lastfm-2k (GroupLens, HetRec 2011)"
 st.markdown(
     f"**Data:** {source} · {literal(dataset.path)} · fingerprint `{dataset.fingerprint}`  \n"
@@ -61,7 +72,12 @@ if runs_table.empty:
     st.info("No run is cached for this data yet: train models on the Train page (or with `python -m explorer train`).")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/fitness_center:")
 else:
+    runs_table = with_settings(runs_table)  # the seeds of one setting count together
     counts = runs_table.pivot_table(index=["model", "setting"], columns="year", values="key", aggfunc="count")
     counts.columns = [f"runs {year}" for year in counts.columns]
-    st.dataframe(counts.fillna(0).astype(int).reset_index(), hide_index=True, key="cached_runs_overview")
-    st.caption("Number of cached runs per model, hyperparameter setting and test year.")
+    counts = counts.fillna(0).astype(int).reset_index()
+    counts = counts.sort_values(
+        "model", key=lambda c: c.map({m: i for i, m in enumerate(model_names())}), kind="stable"
+    )
+    st.dataframe(counts, hide_index=True, key="cached_runs_overview")
+    st.caption("Cached runs per model, hyperparameter setting and test year (several runs: several seeds).")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +65,9 @@ def test_overview_shows_counts_splits_and_cached_runs(demo_app):
     assert [m.label for m in at.metric][:2] == ["users", "artists"]
     assert any("synthetic demo data" in w.value for w in at.warning)
     assert len(at.dataframe) == 2  # the splits and the cached runs
+    links = [link.proto.label for link in at.get("page_link")]  # each question leads to the page that answers it
+    assert any(label.startswith("Which model is best each year, and is it real?") for label in links)
+    assert len(links) >= 4
 
 
 def test_missing_data_offers_the_demo_data(monkeypatch, tmp_path):
@@ -145,14 +150,6 @@ def test_train_page_shows_the_form_and_the_cached_runs(demo_app):
     assert len(frame_with(at, "model", "setting", "year", "recall@10")) == 8
 
 
-def test_metrics_page_shows_tables_and_charts(demo_app):
-    at = open_page("pages/metrics.py")
-    recall = frame_with(at, "model", "year", "cases", "R@10")
-    assert set(recall["model"]) == {"popularity", "cmf", "lightgcn", "lightgcn-social"}
-    assert "notebook LightGCN" not in set(recall["model"])  # no reference rows on the synthetic data
-    assert len(at.get("plotly_chart")) >= 4
-
-
 def test_compare_page_shows_every_models_list_for_a_chosen_user(demo_app, demo_dataset):
     (split,) = splits_of(demo_dataset, [2010])
     user = int(split.test["userID"].value_counts().index[0])
@@ -230,33 +227,101 @@ def test_switching_year_does_not_warn_about_the_previous_user(demo_app):
     assert not [w for w in at.warning if "held-out" in w.value]
 
 
-def test_metrics_page_shows_intervals_marks_verdicts_cohorts_and_beyond(demo_app):
+def leaderboard_html(at: AppTest) -> str:
+    (element,) = at.get("html")
+    return element.proto.body
+
+
+def shown_models(html: str) -> list[str]:
+    """The leaderboard's model names, top row first."""
+    return re.findall(r'<td class="m"><span class="swatch"[^>]*></span>([^<]+)</td>', html)
+
+
+def page_comparison(cache, test: str = "signflip") -> dict:
+    """What ``compare`` says about the page's runs (each model's one cached setting) over the page's family."""
+    from app.metrics_data import FAMILY_METRICS
+    from explorer import comparison
+
+    grouped: dict = {}
+    for key in runs.table(cache)["key"]:
+        run = runs.load(key, cache)
+        grouped.setdefault(run.model, []).append(run)
+    return comparison.compare(grouped, FAMILY_METRICS, test=test)
+
+
+def significant_figures(text: str) -> int:
+    """Digits of a p printed as ``0.012`` or ``2.0e-4`` (leading zeros do not count)."""
+    mantissa = text.split("e")[0]
+    return len(mantissa.replace(".", "").lstrip("0"))
+
+
+def test_metrics_page_opens_with_a_leaderboard_whose_groups_are_compares(demo_app, app_cache):
+    from app.leaderboard import board_html
+    from explorer import comparison
+
     at = open_page("pages/metrics.py")
-    assert at.selectbox(key="metrics_baseline").value == "popularity"
-    recall = frame_with(at, "model", "year", "cases", "R@10")
-    assert all("[" in text and "]" in text for text in recall["R@10"])  # value [low, high]
-    popularity = recall[recall["model"] == "popularity"]["R@10"]
-    assert not any(mark in text for text in popularity for mark in "▲▼")  # the baseline is never marked
+    assert "Which model is best each year, and is it real?" in at.markdown[0].value
+    html = leaderboard_html(at)
+    result = page_comparison(app_cache)
+    board = comparison.leaderboard(result, "recall@10")
+    assert html == board_html(board, "recall@10", "signflip")  # one family rule: the page's groups are compare's
+    latest = board[board["year"] == 2010].set_index("model")["value"]
+    assert shown_models(html) == list(latest.sort_values(ascending=False).index)  # sorted by the latest year
+    assert html.count('class="group best"') == 2  # one best per year, in bold, inside its group
+    assert re.findall(r"\[\d\.\d{4}, \d\.\d{4}\]", html)  # each cell's CI on its second line
+    p_values = re.findall(r"adjusted p (?:< )?([0-9.e-]+)\)", html)
+    assert p_values and all(significant_figures(p) <= 2 for p in p_values)  # 0.68, 0.012, < 2.0e-4: no 6.23e-32
+    captions = " ".join(c.value for c in at.caption)
+    assert "paired sign-flip permutation test" in captions and "every pair of the 4 models" in captions
+    assert {"results.csv (tidy)", "per_user.csv"} <= {b.label for b in at.get("download_button")}
+    assert sum("friendship list" in c.value for c in at.caption) == 1  # one leak note, naming its models
+    assert not at.get("plotly_chart")  # the first visit draws no chart (the open tab is a table)
+
+    at.button_group(key="metrics_metric").set_value("mrr").run()
+    at.button_group(key="metrics_test").set_value("tukey").run()
+    assert not at.exception
+    tukey = comparison.leaderboard(page_comparison(app_cache, "tukey"), "mrr")
+    assert leaderboard_html(at) == board_html(tukey, "mrr", "tukey")
+    assert "randomised Tukey HSD" in " ".join(c.value for c in at.caption)
+
+
+def test_metrics_tabs_show_tables_charts_two_models_cohorts_beyond_and_run_cards(demo_app):
+    at = open_page("pages/metrics.py")
+    recall = frame_with(at, "model", "year", "cases", "R@10")  # the open tab: every metric with its CI
+    assert set(recall["model"]) == set(SETTINGS) and not recall.duplicated(["model", "year"]).any()
+    assert all("[" in text and "]" in text for text in recall["R@10"])
+    assert not any(mark in text for text in recall.loc[recall["model"] == "popularity", "R@10"] for mark in "▲▼")
+    assert {"recall.csv", "recall.md", "recall.tex", "mrr.csv"} <= {b.label for b in at.get("download_button")}
+
+    def open_tab(label: str) -> None:
+        at.session_state["metrics_tab"] = label
+        at.run()
+        assert not at.exception, label
+
+    open_tab("Charts")
+    assert len(at.get("plotly_chart")) == 2  # recall by year and by K
+    open_tab("Two models")
+    first = at.selectbox(key="compare_a").value
+    assert first == shown_models(leaderboard_html(at))[0]  # the best model against the runner-up by default
     verdicts = [e.value for e in [*at.success, *at.info]]
     assert any("beats" in v or "no detectable difference" in v for v in verdicts)
-    assert len(frame_with(at, "year", "a", "b", "Holm p")) > 0
-    beyond = frame_with(at, "model", "year", "novelty", "gini", "diversity")
-    assert set(beyond["model"]) == set(SETTINGS)
+    assert len(frame_with(at, "year", "a", "b", "Holm p")) == 6  # 3 metrics × 2 years
+    open_tab("Cohorts")
     assert len(frame_with(at, "model", "cohort", "users", "R@10 [95% CI]")) > 0
-    labels = [b.label for b in at.get("download_button")]
-    assert {"recall.csv", "recall.md", "recall.tex", "beyond.tex", "cohorts.md"} <= set(labels)
-    assert {"results.csv (tidy)", "per_user.csv"} <= set(labels)
-    captions = " ".join(c.value for c in at.caption)
-    assert "one family: paired sign-flip permutation test" in captions and "every pair of the 4 models" in captions
-    assert len(at.get("plotly_chart")) >= 6  # recall ×2, pair, cohorts, novelty, fit times (+ losses)
     at.radio(key="cohort_family").set_value("social").run()
-    at.selectbox(key="metrics_baseline").set_value("cmf").run()
-    at.selectbox(key="compare_a").set_value("lightgcn").run()
     assert not at.exception
-    assert len(frame_with(at, "model", "cohort", "users", "R@10 [95% CI]")) > 0
+    open_tab("Beyond accuracy")
+    assert set(frame_with(at, "model", "year", "novelty", "gini")["model"]) == set(SETTINGS)
+    novelty = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(trace.get("showlegend", True) is not False for trace in novelty["data"]) == len(SETTINGS) + 2
+    open_tab("Training & run cards")
+    assert {"code fingerprint", "library versions"} <= set(frame_with(at, "field", "value")["field"])
+    assert any("python -m explorer train --model" in code.value for code in at.code)
 
 
-def test_metrics_page_averages_the_cached_seeds_of_a_setting(monkeypatch, demo_dir, demo_dataset, app_cache, tmp_path):
+def test_metrics_page_shows_the_mean_of_the_cached_seeds_and_their_sd(
+    monkeypatch, demo_dir, demo_dataset, app_cache, tmp_path
+):
     import shutil
 
     cache = shutil.copytree(app_cache, tmp_path / "cache")
@@ -265,14 +330,102 @@ def test_metrics_page_averages_the_cached_seeds_of_a_setting(monkeypatch, demo_d
     monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
     monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
     at = open_page("pages/metrics.py")
-    assert at.toggle(key="metrics_seeds").value
+    assert at.toggle(key="metrics_setting_seeds").value
+    cells = re.findall(r'title="cmf (\d{4}):[^"]*"', leaderboard_html(at))
+    assert sorted(cells) == ["2009", "2010"]
+    assert leaderboard_html(at).count("SD, 2 seeds") == 2  # the seed SD beside the CI, cmf only
+    assert "mean of 2 seeds, seed SD" in leaderboard_html(at)
     recall = frame_with(at, "model", "year", "cases", "R@10")
     assert all("(2 seeds)" in text for text in recall.loc[recall["model"] == "cmf", "R@10"])
-    assert not any("seeds" in text for text in recall.loc[recall["model"] == "popularity", "R@10"])
-    at.toggle(key="metrics_seeds").set_value(False).run()
+    assert not recall.duplicated(["model", "year"]).any()  # one row per model and year, not one per seed
+    at.toggle(key="metrics_setting_seeds").set_value(False).run()
     assert not at.exception
-    recall = frame_with(at, "model", "year", "cases", "R@10")
-    assert not any("seeds" in text for text in recall["R@10"])
+    assert "seeds" not in leaderboard_html(at)
+
+
+def test_a_sweep_progress_line_says_starting_ray_with_the_time_then_trials_done():
+    from app.jobs import SweepJob
+    from app.train_form import sweep_line
+
+    job = SweepJob(request=type("Plan", (), {"model": "ease", "years": [2010]})(), fingerprint="x", started=100.0)
+    job.progress(0, 4, phase="starting Ray", elapsed=2.0)
+    assert sweep_line(job, now=112.4) == (0.0, "sweep of ease for 2010: starting Ray… 12 s")
+    job.progress(1, 4, phase="trials", elapsed=15.0)
+    assert sweep_line(job, now=120.0) == (0.25, "sweep of ease for 2010: 1 of 4 trials done · 20 s (Ray Tune)")
+
+
+def stored_sweep(cache, fingerprint: str, model: str, grid: dict, seeds: list) -> str:
+    """A finished sweep in the cache's history (as ``run_sweep`` stores it), without running Ray."""
+    import itertools
+
+    from explorer.sweep import store
+    from explorer.sweep.report import SweepResult, Trial, YearSweep, best_of
+
+    result = SweepResult(model, "mrr", "2.60", fingerprint=fingerprint, created="2026-01-01T00:00:00+00:00")
+    points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    trials = [
+        Trial(2010, point, seed, value=0.1 + 0.01 * n + 0.001 * (seed or 0), secondary=0.2)
+        for n, point in enumerate(points)
+        for seed in seeds
+    ]
+    result.years[2010] = YearSweep(2010, trials, best_of(trials))
+    return store.save(result, cache)
+
+
+def test_train_page_lists_past_sweeps_and_reopens_one_with_its_one_parameter_chart(
+    monkeypatch, demo_dir, demo_dataset, tmp_path
+):
+    cache = tmp_path / "cache"
+    stored_sweep(cache, demo_dataset.fingerprint, "ease", {"reg": [100.0, 300.0, 1000.0]}, [None])
+    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    at = open_page("pages/train.py")
+    history = frame_with(at, "finished", "model", "test years", "best on validation")
+    assert list(history["model"]) == ["ease"]
+    trials = frame_with(at, "year", "validated_on", "reg")
+    assert "seed" not in trials.columns  # a model without a seed: no column of None
+    (chart,) = at.get("plotly_chart")
+    spec = json.loads(chart.proto.spec)
+    assert {trace["type"] for trace in spec["data"]} == {"scatter"}  # metric against reg: no parallel coordinates
+    assert spec["layout"]["xaxis"]["title"]["text"] == "reg"
+    assert [b.label for b in at.button if b.key.startswith("sweep_train_best")] == [
+        "Train the best setting on the test year"
+    ]
+
+
+READ_ONLY_PAGES = ("pages/overview.py", "pages/train.py", "pages/metrics.py", "pages/compare.py", "pages/embeddings.py")
+WRITING = re.compile(r"train|sweep|delet|remov|clear", re.IGNORECASE)
+
+
+def test_a_read_only_server_offers_no_training_sweep_or_deletion_on_any_page(
+    monkeypatch, demo_dir, demo_dataset, app_cache, tmp_path
+):
+    import shutil
+
+    from app.serving import READ_ONLY_NOTE
+    from explorer.sweep import store
+
+    cache = shutil.copytree(app_cache, tmp_path / "cache")
+    stored_sweep(cache, demo_dataset.fingerprint, "lightgcn", {"lr": [0.01, 0.05]}, [0, 1])
+    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    monkeypatch.setenv("EXPLORER_READ_ONLY", "1")
+    before = runs_and_sweeps(cache)
+    for page in READ_ONLY_PAGES:  # every button of every page, by its label and key
+        at = open_page(page)
+        offered = [f"{b.label} ({b.key})" for b in at.button if WRITING.search(f"{b.label} {b.key}")]
+        assert not offered, f"{page} offers {offered} on a read-only server"
+    train = open_page("pages/train.py")
+    assert READ_ONLY_NOTE in [i.value for i in train.info]
+    assert frame_with(train, "model", "setting", "year", "recall@10") is not None  # the runs are still shown
+    assert len(store.history(cache)) == 1 and train.get("plotly_chart")  # and the past sweeps
+    assert runs_and_sweeps(cache) == before  # browsing every page changed no run and no sweep
+
+
+def runs_and_sweeps(cache) -> list:
+    """Each run's manifest (written when the run is trained, gone when it is deleted) and each stored sweep."""
+    files = [*cache.glob(f"*/{runs.MANIFEST}"), *cache.glob(".sweeps/*.json")]
+    return sorted((str(p.relative_to(cache)), p.stat().st_mtime_ns) for p in files)
 
 
 AWKWARD = ("*NSYNC", "Ke$ha", "L'Arc~en~Ciel", "<b>x</b>")

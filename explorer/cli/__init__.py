@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 
 from explorer import plugins
-from explorer.cli import compare, demo, drift, evaluate, explain, runs, sweep, train
+from explorer.cli import compare, demo, drift, evaluate, explain, runs, sweep, train, tuning
 from explorer.errors import ExplorerError
 
 COMMANDS = {
@@ -24,6 +24,7 @@ COMMANDS = {
     "train": train,
     "runs": runs,
     "sweep": sweep,
+    "tuning": tuning,
     "make-demo-data": demo,
     "explain": explain,
     "drift": drift,

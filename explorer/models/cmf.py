@@ -13,7 +13,14 @@ from scipy.sparse import coo_matrix
 
 from explorer.errors import ModelFitError
 from explorer.models.base import Param, ProgressCallback, Recommender
+from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
+
+_START_CMF = {
+    2008: {"k": 16, "reg": 1.0, "alpha": 1.0},
+    2009: {"k": 16, "reg": 0.1, "alpha": 1.0},
+    2010: {"k": 16, "reg": 1.0, "alpha": 1.0},
+}
 
 
 class CMF(Recommender):
@@ -30,11 +37,7 @@ class CMF(Recommender):
     }
     # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py cmf. The defaults
     # above are the notebook's setting (k=50), kept for other years and for comparison.
-    TUNED = {
-        2008: {"k": 16, "reg": 1.0, "alpha": 1.0},
-        2009: {"k": 16, "reg": 0.1, "alpha": 1.0},
-        2010: {"k": 16, "reg": 1.0, "alpha": 1.0},
-    }
+    TUNED = {**_START_CMF, **tuned("cmf")}  # TEMP while tuning
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         from cmfrec import CMF_implicit  # imported here: reading a cached run does not need it

@@ -23,6 +23,7 @@ from explorer.errors import ModelFitError
 from explorer.models.base import Param, ProgressCallback, Recommender
 from explorer.models.itemitem import friend_matrix, interaction_matrix
 from explorer.models.lightgcn import FRIENDSHIP_NOTE
+from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
 
 
@@ -43,6 +44,13 @@ def tag_matrix(train: TrainSet, num_tags: int) -> sparse.coo_matrix:
     return matrix.tocoo()
 
 
+_START_CMF_TAGS = {
+    2008: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
+    2009: {"k": 64, "reg": 10.0, "w_item": 10.0, "friends": 1},
+    2010: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
+}
+
+
 class TagCMF(Recommender):
     """cmfrec ``CMF_implicit`` on interactions plus artist × tag (and optionally user × friend) matrices."""
 
@@ -60,11 +68,7 @@ class TagCMF(Recommender):
         "seed": Param(1, 0, 2**31 - 1, "random seed"),
     }
     # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py cmf-tags
-    TUNED = {
-        2008: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
-        2009: {"k": 64, "reg": 10.0, "w_item": 10.0, "friends": 1},
-        2010: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
-    }
+    TUNED = {**_START_CMF_TAGS, **tuned("cmf-tags")}  # TEMP while tuning
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         from cmfrec import CMF_implicit  # imported here: reading a cached run does not need it

@@ -25,6 +25,7 @@ from explorer.errors import ModelFitError
 from explorer.models.base import Param, ProgressCallback
 from explorer.models.itemitem import ItemItemModel, friend_matrix, interaction_matrix, second_hop, top_k_rows
 from explorer.models.lightgcn import FRIENDSHIP_NOTE
+from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
 
 
@@ -47,6 +48,13 @@ def ease_weights(matrix: sparse.csr_matrix, reg: float) -> np.ndarray:
     return weights
 
 
+_START_EASE_SOCIAL = {
+    2008: {"reg": 100.0, "friend_weight": 0.3, "direct": 0.03, "second_hop": 3.0},
+    2009: {"reg": 300.0, "friend_weight": 0.3, "direct": 0.03, "second_hop": 1.0},
+    2010: {"reg": 300.0, "friend_weight": 0.1, "direct": 0.3, "second_hop": 1.0},
+}
+
+
 class EASE(ItemItemModel):
     """EASE^R on the binary user × artist train matrix."""
 
@@ -56,8 +64,9 @@ class EASE(ItemItemModel):
         "reg": Param(100.0, 1e-2, 1e5, "L2 penalty λ on the item–item weights", log=True),
         "neighbours": Param(200, 1, 5000, "largest weights kept per artist (the rest are dropped)"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py ease
-    TUNED = {2008: {"reg": 100.0}, 2009: {"reg": 300.0}, 2010: {"reg": 300.0}}
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`:
+    # explorer/models/tuned/ease.json holds every trial (`python -m explorer tuning --model ease`).
+    TUNED = tuned("ease")
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         matrix = interaction_matrix(train)
@@ -84,11 +93,7 @@ class SocialEASE(EASE):
     }
     # Chosen per test year Y on validation year Y-1 (train < Y-1): `benchmarks/tune.py ease-social` (reg,
     # friend_weight, direct), then `benchmarks/tune.py ease-social --grid second_hop=0,0.1,0.3,1,3`.
-    TUNED = {
-        2008: {"reg": 100.0, "friend_weight": 0.3, "direct": 0.03, "second_hop": 3.0},
-        2009: {"reg": 300.0, "friend_weight": 0.3, "direct": 0.03, "second_hop": 1.0},
-        2010: {"reg": 300.0, "friend_weight": 0.1, "direct": 0.3, "second_hop": 1.0},
-    }
+    TUNED = {**_START_EASE_SOCIAL, **tuned("ease-social")}  # TEMP while tuning
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         matrix = interaction_matrix(train)

@@ -22,6 +22,7 @@ import numpy as np
 from explorer.errors import ModelFitError, ParameterError
 from explorer.models.base import Param, ProgressCallback, Recommender
 from explorer.models.itemitem import interaction_matrix
+from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
 
 
@@ -40,6 +41,20 @@ def use_gpu(requested: str | None) -> bool:
     if requested == "cuda" and not implicit.gpu.HAS_CUDA:
         raise ParameterError("The device cuda was asked for but implicit has no CUDA build here; use --device cpu.")
     return requested == "cuda"
+
+
+_START_ALS = {
+    2008: {"factors": 16, "reg": 1.0, "alpha": 1.0},
+    2009: {"factors": 16, "reg": 1.0, "alpha": 1.0},
+    2010: {"factors": 32, "reg": 10.0, "alpha": 10.0},
+}
+
+
+_START_BPR = {
+    2008: {"factors": 128, "lr": 0.01, "reg": 0.001, "iterations": 300},
+    2009: {"factors": 128, "lr": 0.01, "reg": 0.01, "iterations": 300},
+    2010: {"factors": 64, "lr": 0.01, "reg": 0.01, "iterations": 300},
+}
 
 
 class ImplicitModel(Recommender):
@@ -84,11 +99,7 @@ class ALS(ImplicitModel):
         "seed": Param(0, 0, 2**31 - 1, "random seed"),
     }
     # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py als
-    TUNED = {
-        2008: {"factors": 16, "reg": 1.0, "alpha": 1.0},
-        2009: {"factors": 16, "reg": 1.0, "alpha": 1.0},
-        2010: {"factors": 32, "reg": 10.0, "alpha": 10.0},
-    }
+    TUNED = {**_START_ALS, **tuned("als")}  # TEMP while tuning
 
     def _build(self, gpu: bool) -> Any:
         from implicit.als import AlternatingLeastSquares
@@ -117,11 +128,7 @@ class BPR(ImplicitModel):
         "seed": Param(0, 0, 2**31 - 1, "random seed"),
     }
     # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py bpr
-    TUNED = {
-        2008: {"factors": 128, "lr": 0.01, "reg": 0.001, "iterations": 300},
-        2009: {"factors": 128, "lr": 0.01, "reg": 0.01, "iterations": 300},
-        2010: {"factors": 64, "lr": 0.01, "reg": 0.01, "iterations": 300},
-    }
+    TUNED = {**_START_BPR, **tuned("bpr")}  # TEMP while tuning
 
     def _build(self, gpu: bool) -> Any:
         from implicit.bpr import BayesianPersonalizedRanking

@@ -11,7 +11,14 @@ import numpy as np
 
 from explorer.models.base import Param, ProgressCallback
 from explorer.models.itemitem import ItemItemModel, interaction_matrix, top_k_rows
+from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
+
+_START_ITEMKNN = {
+    2008: {"neighbours": 50, "shrink": 5.0},
+    2009: {"neighbours": 200, "shrink": 20.0},
+    2010: {"neighbours": 200, "shrink": 300.0},
+}
 
 
 class ItemKNN(ItemItemModel):
@@ -24,11 +31,7 @@ class ItemKNN(ItemItemModel):
         "shrink": Param(10.0, 0.0, 1000.0, "added to the cosine's denominator: damps rare co-occurrences"),
     }
     # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py itemknn
-    TUNED = {
-        2008: {"neighbours": 50, "shrink": 5.0},
-        2009: {"neighbours": 200, "shrink": 20.0},
-        2010: {"neighbours": 200, "shrink": 300.0},
-    }
+    TUNED = {**_START_ITEMKNN, **tuned("itemknn")}  # TEMP while tuning
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         matrix = interaction_matrix(train)

@@ -30,6 +30,7 @@ import numpy as np
 
 from explorer.errors import ModelFitError, ParameterError
 from explorer.models.base import Param, ProgressCallback, Recommender
+from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
 
 if TYPE_CHECKING:  # torch is imported when a model trains, never to read a cached run
@@ -80,6 +81,20 @@ def _offsets(counts: torch.Tensor) -> torch.Tensor:
     import torch
 
     return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+
+
+_START_LIGHTGCN = {
+    2008: {"lr": 0.01, "epochs": 25, "num_layers": 3, "l2": 0.01, "negatives": 4},
+    2009: {"lr": 0.01, "epochs": 200, "num_layers": 3, "l2": 0.01, "negatives": 1},
+    2010: {"lr": 0.01, "epochs": 100, "num_layers": 3, "l2": 0.01, "negatives": 4},
+}
+
+
+_START_LIGHTGCN_SOCIAL = {
+    2008: {"lr": 0.01, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 4},
+    2009: {"lr": 0.03, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 1},
+    2010: {"lr": 0.01, "epochs": 200, "num_layers": 3, "l2": 0.001, "negatives": 1},
+}
 
 
 class TrainingPairs:
@@ -240,11 +255,7 @@ class LightGCNRecommender(Recommender):
     # validation MRR): `python -m explorer sweep --model lightgcn --grid lr=0.01,0.03 epochs=25,50,100,200
     # l2=0.0001,0.001,0.01 negatives=1,4` (first run as benchmarks/tune_lightgcn.py: same protocol and grid).
     # The defaults above are 2010's choice, for later years.
-    TUNED = {
-        2008: {"lr": 0.01, "epochs": 25, "num_layers": 3, "l2": 0.01, "negatives": 4},
-        2009: {"lr": 0.01, "epochs": 200, "num_layers": 3, "l2": 0.01, "negatives": 1},
-        2010: {"lr": 0.01, "epochs": 100, "num_layers": 3, "l2": 0.01, "negatives": 4},
-    }
+    TUNED = {**_START_LIGHTGCN, **tuned("lightgcn")}  # TEMP while tuning
 
     def _nodes(self, train: TrainSet) -> np.ndarray:
         """Sorted ids of the user nodes."""
@@ -341,11 +352,7 @@ class SocialLightGCNRecommender(LightGCNRecommender):
         "negatives": Param(1, 1, 50, "sampled negative artists per train interaction"),
     }
     # `python -m explorer sweep --model lightgcn-social` with the grid above (see LightGCNRecommender.TUNED).
-    TUNED = {
-        2008: {"lr": 0.01, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 4},
-        2009: {"lr": 0.03, "epochs": 50, "num_layers": 3, "l2": 0.001, "negatives": 1},
-        2010: {"lr": 0.01, "epochs": 200, "num_layers": 3, "l2": 0.001, "negatives": 1},
-    }
+    TUNED = {**_START_LIGHTGCN_SOCIAL, **tuned("lightgcn-social")}  # TEMP while tuning
 
 
 MODELS = (LightGCNRecommender, SocialLightGCNRecommender)

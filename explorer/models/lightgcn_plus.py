@@ -23,6 +23,7 @@ import numpy as np
 from explorer.models.base import Param, ProgressCallback, Recommender
 from explorer.models.ease import SocialEASE
 from explorer.models.lightgcn import SocialLightGCNRecommender
+from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
 
 
@@ -36,7 +37,7 @@ class TagLightGCN(SocialLightGCNRecommender):
         "tags": Param(200, 1, 20000, "most used tags that become nodes"),
         "min_assignments": Param(2, 1, 1000, "assignments of a tag to an artist needed for their edge"),
     }
-    TUNED = SocialLightGCNRecommender.TUNED  # the social model's values; the tag settings are their defaults
+    TUNED = {**SocialLightGCNRecommender.TUNED, **tuned("lightgcn-tags")}  # TEMP while tuning
 
     def _tag_pairs(self, train: TrainSet) -> np.ndarray:
         """``[n, 2]`` unique (artist row, tag id) pairs kept as edges."""
@@ -97,8 +98,9 @@ class SocialEnsemble(Recommender):
     # The members' own tuned values per year, and mix chosen on validation year Y-1 (train < Y-1) with them:
     # benchmarks/tune.py lightgcn-ease. mix 1 (2009, 2010) ranks exactly as lightgcn-social does.
     TUNED: ClassVar[dict[int, dict[str, int | float]]] = {
-        year: {**members, "mix": {2008: 0.65, 2009: 1.0, 2010: 1.0}[year]} for year, members in _members_tuned().items()
-    }
+        year: {**members, "mix": {2008: 0.65, 2009: 1.0, 2010: 1.0}[year], **tuned("lightgcn-ease").get(year, {})}
+        for year, members in _members_tuned().items()
+    }  # TEMP while tuning
 
     def _member_params(self, prefix: str) -> dict[str, Any]:
         return {k.removeprefix(f"{prefix}_"): v for k, v in self.params.items() if k.startswith(f"{prefix}_")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.data import Dataset
@@ -66,16 +66,32 @@ def check_metric(name: str) -> str:
     return name
 
 
+def seed_names(model: str) -> list[str]:
+    """The hyperparameters a sweep's seed sets: ``seed``, or an ensemble's members' (``gcn_seed``, …)."""
+    cls = model_class(model)
+    if "seed" in cls.PARAMS:
+        return ["seed"]
+    members = getattr(cls, "MEMBERS", {})
+    return [f"{prefix}_seed" for prefix, member in members.items() if f"{prefix}_seed" in cls.PARAMS]
+
+
+def seed_params(model: str, seed: int | None) -> dict[str, int]:
+    """``{name: seed}`` for each of :func:`seed_names` (nothing for ``None``)."""
+    return {} if seed is None else dict.fromkeys(seed_names(model), seed)
+
+
 def check_seeds(model: str, seeds: Sequence[int] | None) -> list[int | None]:
     """The seeds to run: validated ones, ``[default]``, or ``[None]`` for a model without a seed."""
     cls = model_class(model)
-    if "seed" not in cls.PARAMS:
+    names = seed_names(model)
+    if not names:
         if seeds and len(set(seeds)) > 1:
             raise ParameterError(f"{model} has no seed (it is deterministic); leave --seeds out.")
         return [None]
+    spec = cls.PARAMS[names[0]]
     if not seeds:
-        return [cls.PARAMS["seed"].default]
-    return list(dict.fromkeys(cls.PARAMS["seed"].check("seed", seed) for seed in seeds))
+        return [spec.default]
+    return list(dict.fromkeys(spec.check("seed", seed) for seed in seeds))
 
 
 def check_sweep_years(dataset: Dataset, years: Sequence[int]) -> list[int]:
@@ -102,13 +118,31 @@ class Plan:
     points: list[dict[str, int | float]]
     seeds: list[int | None]
     metric: str
+    grid: dict[str, list[int | float]] = field(default_factory=dict)  # the values tried per hyperparameter
+    lines: bool = False  # one hyperparameter at a time through the year's tuned values (see points_for)
+
+    def points_for(self, year: int) -> list[dict[str, int | float]]:
+        """The swept values of each point for ``year``: the grid's product, or with ``lines`` its lines.
+
+        With ``lines`` the points are the year's current values (the model's defaults for ``year``) and,
+        for each hyperparameter of the grid, its values with every other one at the current value: a
+        coordinate-wise search, one line per hyperparameter through the current choice.
+        """
+        if not self.lines:
+            return self.points
+        current = {name: model_class(self.model).defaults_for(year)[name] for name in self.grid}
+        points = [current]
+        for name, values in self.grid.items():
+            points += [{**current, name: value} for value in values]
+        return list({tuple(point.items()): point for point in points}.values())
 
     def trials(self) -> list[dict[str, Any]]:
         cls = model_class(self.model)
         specs = []
-        for year, point, seed in itertools.product(self.years, self.points, self.seeds):
-            full = cls.params_for(year, {**point, **({} if seed is None else {"seed": seed})})
-            specs.append({"year": year, "point": point, "seed": seed, "params": full})
+        for year in self.years:
+            for point, seed in itertools.product(self.points_for(year), self.seeds):
+                full = cls.params_for(year, {**point, **seed_params(self.model, seed)})
+                specs.append({"year": year, "point": point, "seed": seed, "params": full})
         return specs
 
 
@@ -119,10 +153,20 @@ def plan(
     grid: dict[str, list[int | float]] | Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
     metric: str = "mrr",
+    lines: bool = False,
 ) -> Plan:
-    """Validate a sweep request before anything starts (one-sentence ParameterError on any problem)."""
+    """Validate a sweep request before anything starts (one-sentence ParameterError on any problem).
+
+    Args:
+        lines: Try the grid one hyperparameter at a time through each year's current values (see
+            :meth:`Plan.points_for`) instead of every combination.
+    """
     model_class(model)
     if isinstance(grid, dict):
         grid = [f"{name}={','.join(str(value) for value in values)}" for name, values in grid.items()]
-    points = grid_points(parse_grid(model, grid or []))
-    return Plan(model, check_sweep_years(dataset, years), points, check_seeds(model, seeds), check_metric(metric))
+    values = parse_grid(model, grid or [])
+    years = check_sweep_years(dataset, years)
+    if lines and not values:
+        raise ParameterError("--lines needs a grid: give NAME=V1,V2 items to try one at a time.")
+    seeds_ = check_seeds(model, seeds)
+    return Plan(model, years, grid_points(values), seeds_, check_metric(metric), values, lines)
