@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app import maps_view, years_view
+from app.serving import read_only
 from app.state import load_run_or_stop, no_runs_note, page_start, runs_or_stop, splits, user_options
 from explorer.models import registry
 
@@ -44,7 +45,8 @@ with st.form("projection_form"):
     min_dist = right.slider(
         "min_dist", 0.0, 0.99, 0.1, step=0.01, key="embedding_min_dist", help="smaller: tighter clusters"
     )
-    asked = st.form_submit_button("Draw the map", key="embedding_submit")
+    # a read-only server draws nothing new: the button only picks among the stored maps
+    asked = st.form_submit_button("Show the map" if read_only() else "Draw the map", key="embedding_submit")
 left, right = st.columns(2)
 with left:
     user = maps_view.pick_user(user_options(dataset, split)["user"].tolist(), run.year)

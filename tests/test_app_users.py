@@ -229,6 +229,7 @@ def test_a_read_only_server_names_the_commands_instead_of_computing(users_app, m
     at = open_page("pages/embeddings.py", year="2010", model=MAPPED)
     at.selectbox(key=f"embedding_setting_{MAPPED}_2010").set_value("factors=8").run()  # a run whose map is not stored
     assert not at.get("plotly_chart") and not [b for b in at.button if b.key == "embedding_draw"]
+    assert not [b.label for b in at.button if "Draw" in b.label]  # the settings form only shows stored maps
     assert any("python -m explorer train --model als --years 2010" in i.value for i in at.info)
     at.segmented_control(key="embedding_view").set_value("Across years").run()
     assert not [b for b in at.button if b.key == "years_compute"]
