@@ -92,7 +92,9 @@ class ALS(ImplicitModel):
     name = "als"
     description = "Implicit-feedback ALS matrix factorisation (implicit's AlternatingLeastSquares)."
     PARAMS = {
-        "factors": Param(64, 1, 512, "number of latent factors"),
+        # up to 1024 (ALS and BPR): more than the train users of every split here (≤ 1,324), so more factors
+        # cannot add rank; the search can show where they stop helping (both kept gaining up to 512)
+        "factors": Param(64, 1, 1024, "number of latent factors"),
         "reg": Param(0.01, 1e-5, 1e3, "L2 regularisation", log=True),
         "alpha": Param(1.0, 1e-3, 1e3, "confidence weight of observed interactions", log=True),
         "iterations": Param(15, 1, 200, "alternating least squares iterations"),
@@ -121,7 +123,7 @@ class BPR(ImplicitModel):
     name = "bpr"
     description = "BPR matrix factorisation (implicit): LightGCN without the graph."
     PARAMS = {
-        "factors": Param(64, 1, 512, "number of latent factors (implicit adds one bias column)"),
+        "factors": Param(64, 1, 1024, "number of latent factors (implicit adds one bias column)"),
         "lr": Param(0.01, 1e-5, 1.0, "SGD learning rate", log=True),
         "reg": Param(0.01, 0.0, 10.0, "L2 regularisation"),
         "iterations": Param(100, 1, 2000, "SGD epochs over the train interactions"),
