@@ -58,7 +58,9 @@ class TagCMF(Recommender):
     description = "cmfrec CMF_implicit with the artist × tag matrix (tags dated before the test year) and friends."
     notes = (FRIENDSHIP_NOTE + " (used only when friends=1)",)
     PARAMS = {
-        "k": Param(50, 1, 512, "number of latent factors"),
+        # Bound 1024 > the train users of every validation split (at most 892): an L2 penalty on factors is a
+        # nuclear-norm penalty on their product once k exceeds its rank, so a larger k cannot change the optimum.
+        "k": Param(50, 1, 1024, "number of latent factors"),
         "reg": Param(1.0, 1e-4, 1e3, "L2 regularisation (cmfrec's lambda_)", log=True),
         "alpha": Param(1.0, 1e-3, 1e3, "confidence weight of observed interactions", log=True),
         "w_item": Param(1.0, 1e-3, 1e3, "weight of the artist × tag matrix in the loss", log=True),
