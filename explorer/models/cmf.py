@@ -16,12 +16,6 @@ from explorer.models.base import Param, ProgressCallback, Recommender
 from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
 
-_START_CMF = {
-    2008: {"k": 16, "reg": 1.0, "alpha": 1.0},
-    2009: {"k": 16, "reg": 0.1, "alpha": 1.0},
-    2010: {"k": 16, "reg": 1.0, "alpha": 1.0},
-}
-
 
 class CMF(Recommender):
     """cmfrec ``CMF_implicit(k=50, random_state=1)`` fitted on the binary user × artist matrix."""
@@ -37,9 +31,10 @@ class CMF(Recommender):
         "iterations": Param(10, 1, 100, "alternating least squares iterations"),
         "seed": Param(1, 0, 2**31 - 1, "random seed"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py cmf. The defaults
-    # above are the notebook's setting (k=50), kept for other years and for comparison.
-    TUNED = {**_START_CMF, **tuned("cmf")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/cmf.json holds every trial (`python -m explorer tuning --model cmf`). The
+    # defaults above are the notebook's setting (k=50), kept for other years and for comparison.
+    TUNED = tuned("cmf")
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         from cmfrec import CMF_implicit  # imported here: reading a cached run does not need it

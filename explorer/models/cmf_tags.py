@@ -44,13 +44,6 @@ def tag_matrix(train: TrainSet, num_tags: int) -> sparse.coo_matrix:
     return matrix.tocoo()
 
 
-_START_CMF_TAGS = {
-    2008: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
-    2009: {"k": 64, "reg": 10.0, "w_item": 10.0, "friends": 1},
-    2010: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
-}
-
-
 class TagCMF(Recommender):
     """cmfrec ``CMF_implicit`` on interactions plus artist × tag (and optionally user × friend) matrices."""
 
@@ -69,8 +62,9 @@ class TagCMF(Recommender):
         "iterations": Param(10, 1, 100, "alternating least squares iterations"),
         "seed": Param(1, 0, 2**31 - 1, "random seed"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py cmf-tags
-    TUNED = {**_START_CMF_TAGS, **tuned("cmf-tags")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/cmf-tags.json holds every trial (`python -m explorer tuning --model cmf-tags`).
+    TUNED = tuned("cmf-tags")
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         from cmfrec import CMF_implicit  # imported here: reading a cached run does not need it

@@ -43,20 +43,6 @@ def use_gpu(requested: str | None) -> bool:
     return requested == "cuda"
 
 
-_START_ALS = {
-    2008: {"factors": 16, "reg": 1.0, "alpha": 1.0},
-    2009: {"factors": 16, "reg": 1.0, "alpha": 1.0},
-    2010: {"factors": 32, "reg": 10.0, "alpha": 10.0},
-}
-
-
-_START_BPR = {
-    2008: {"factors": 128, "lr": 0.01, "reg": 0.001, "iterations": 300},
-    2009: {"factors": 128, "lr": 0.01, "reg": 0.01, "iterations": 300},
-    2010: {"factors": 64, "lr": 0.01, "reg": 0.01, "iterations": 300},
-}
-
-
 class ImplicitModel(Recommender):
     """Shared fitting of implicit's factor models; subclasses say which one to build."""
 
@@ -100,8 +86,9 @@ class ALS(ImplicitModel):
         "iterations": Param(15, 1, 200, "alternating least squares iterations"),
         "seed": Param(0, 0, 2**31 - 1, "random seed"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py als
-    TUNED = {**_START_ALS, **tuned("als")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/als.json holds every trial (`python -m explorer tuning --model als`).
+    TUNED = tuned("als")
 
     def _build(self, gpu: bool) -> Any:
         from implicit.als import AlternatingLeastSquares
@@ -129,8 +116,9 @@ class BPR(ImplicitModel):
         "iterations": Param(100, 1, 2000, "SGD epochs over the train interactions"),
         "seed": Param(0, 0, 2**31 - 1, "random seed"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py bpr
-    TUNED = {**_START_BPR, **tuned("bpr")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/bpr.json holds every trial (`python -m explorer tuning --model bpr`).
+    TUNED = tuned("bpr")
 
     def _build(self, gpu: bool) -> Any:
         from implicit.bpr import BayesianPersonalizedRanking
