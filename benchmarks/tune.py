@@ -26,8 +26,8 @@ from explorer.models import model_class  # noqa: E402
 from explorer.sweep import record  # noqa: E402
 from explorer.sweep.grid import seed_names  # noqa: E402
 
-COUNTS = [1, 2, 3, 4, 5, 6]
-FACTORS = [4, 8, 16, 32, 64, 128, 256, 512]
+COUNTS = [1, 2, 3, 4, 5, 6, 7, 8, 10]
+FACTORS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 PENALTY = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 LOG3 = [1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0]
 WEIGHT = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]

@@ -95,7 +95,7 @@ def test_a_record_keeps_every_round_and_chooses_over_all_of_them(demo_dataset, t
     assert part["grid"] == {"k": [8, 16, 32]}
     assert tuned("cmf", tmp_path) == {2010: {"k": 16}}
     report = tuning.report(["cmf"], tmp_path)["models"]["cmf"]["years"]["2010"]
-    assert report["at_edge"] == [] and report["bounds"] == {"k": [1, 512]}
+    assert report["at_edge"] == [] and report["bounds"] == {"k": [1, 1024]}
 
     # a round on one seed only: candidates are the points measured on that seed
     third = sweep.plan(demo_dataset, "cmf", [2010], ["k=64"], seeds=[1])

@@ -71,7 +71,8 @@ class Recommender(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, Param]] = {}
-    # Hyperparameters chosen for a test year by validation on its last train year (see benchmarks/tune.py).
+    # Hyperparameters chosen for a test year by validation on its last train year; the built-in models read
+    # theirs from their tuning record (explorer/models/tuned/, `python -m explorer tuning`).
     TUNED: ClassVar[dict[int, dict[str, int | float]]] = {}
     notes: ClassVar[tuple[str, ...]] = ()  # facts a reader of its results must know
     # learned arrays of this model, besides user_ids/item_ids/popularity/losses

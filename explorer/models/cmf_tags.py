@@ -44,13 +44,6 @@ def tag_matrix(train: TrainSet, num_tags: int) -> sparse.coo_matrix:
     return matrix.tocoo()
 
 
-_START_CMF_TAGS = {
-    2008: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
-    2009: {"k": 64, "reg": 10.0, "w_item": 10.0, "friends": 1},
-    2010: {"k": 64, "reg": 10.0, "w_item": 1.0, "friends": 1},
-}
-
-
 class TagCMF(Recommender):
     """cmfrec ``CMF_implicit`` on interactions plus artist × tag (and optionally user × friend) matrices."""
 
@@ -58,7 +51,9 @@ class TagCMF(Recommender):
     description = "cmfrec CMF_implicit with the artist × tag matrix (tags dated before the test year) and friends."
     notes = (FRIENDSHIP_NOTE + " (used only when friends=1)",)
     PARAMS = {
-        "k": Param(50, 1, 512, "number of latent factors"),
+        # Bound 1024 > the train users of every validation split (at most 892): an L2 penalty on factors is a
+        # nuclear-norm penalty on their product once k exceeds its rank, so a larger k cannot change the optimum.
+        "k": Param(50, 1, 1024, "number of latent factors"),
         "reg": Param(1.0, 1e-4, 1e3, "L2 regularisation (cmfrec's lambda_)", log=True),
         "alpha": Param(1.0, 1e-3, 1e3, "confidence weight of observed interactions", log=True),
         "w_item": Param(1.0, 1e-3, 1e3, "weight of the artist × tag matrix in the loss", log=True),
@@ -67,8 +62,9 @@ class TagCMF(Recommender):
         "iterations": Param(10, 1, 100, "alternating least squares iterations"),
         "seed": Param(1, 0, 2**31 - 1, "random seed"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py cmf-tags
-    TUNED = {**_START_CMF_TAGS, **tuned("cmf-tags")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/cmf-tags.json holds every trial (`python -m explorer tuning --model cmf-tags`).
+    TUNED = tuned("cmf-tags")
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         from cmfrec import CMF_implicit  # imported here: reading a cached run does not need it

@@ -48,13 +48,6 @@ def ease_weights(matrix: sparse.csr_matrix, reg: float) -> np.ndarray:
     return weights
 
 
-_START_EASE_SOCIAL = {
-    2008: {"reg": 100.0, "friend_weight": 0.3, "direct": 0.03, "second_hop": 3.0},
-    2009: {"reg": 300.0, "friend_weight": 0.3, "direct": 0.03, "second_hop": 1.0},
-    2010: {"reg": 300.0, "friend_weight": 0.1, "direct": 0.3, "second_hop": 1.0},
-}
-
-
 class EASE(ItemItemModel):
     """EASE^R on the binary user × artist train matrix."""
 
@@ -91,9 +84,9 @@ class SocialEASE(EASE):
         "direct": Param(0.0, 0.0, 100.0, "diagonal added to the weights: the friends' own artists score"),
         "second_hop": Param(0.0, 0.0, 10.0, "weight of the friends of friends' mean history, relative to friends'"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): `benchmarks/tune.py ease-social` (reg,
-    # friend_weight, direct), then `benchmarks/tune.py ease-social --grid second_hop=0,0.1,0.3,1,3`.
-    TUNED = {**_START_EASE_SOCIAL, **tuned("ease-social")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/ease-social.json holds every trial (`python -m explorer tuning --model ease-social`).
+    TUNED = tuned("ease-social")
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         matrix = interaction_matrix(train)

@@ -43,20 +43,6 @@ def use_gpu(requested: str | None) -> bool:
     return requested == "cuda"
 
 
-_START_ALS = {
-    2008: {"factors": 16, "reg": 1.0, "alpha": 1.0},
-    2009: {"factors": 16, "reg": 1.0, "alpha": 1.0},
-    2010: {"factors": 32, "reg": 10.0, "alpha": 10.0},
-}
-
-
-_START_BPR = {
-    2008: {"factors": 128, "lr": 0.01, "reg": 0.001, "iterations": 300},
-    2009: {"factors": 128, "lr": 0.01, "reg": 0.01, "iterations": 300},
-    2010: {"factors": 64, "lr": 0.01, "reg": 0.01, "iterations": 300},
-}
-
-
 class ImplicitModel(Recommender):
     """Shared fitting of implicit's factor models; subclasses say which one to build."""
 
@@ -92,14 +78,17 @@ class ALS(ImplicitModel):
     name = "als"
     description = "Implicit-feedback ALS matrix factorisation (implicit's AlternatingLeastSquares)."
     PARAMS = {
-        "factors": Param(64, 1, 512, "number of latent factors"),
+        # Bound 1024 > the train users of every validation split (at most 892): an L2 penalty on factors is a
+        # nuclear-norm penalty on their product once k exceeds its rank, so a larger k cannot change the optimum.
+        "factors": Param(64, 1, 1024, "number of latent factors"),
         "reg": Param(0.01, 1e-5, 1e3, "L2 regularisation", log=True),
         "alpha": Param(1.0, 1e-3, 1e3, "confidence weight of observed interactions", log=True),
         "iterations": Param(15, 1, 200, "alternating least squares iterations"),
         "seed": Param(0, 0, 2**31 - 1, "random seed"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py als
-    TUNED = {**_START_ALS, **tuned("als")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/als.json holds every trial (`python -m explorer tuning --model als`).
+    TUNED = tuned("als")
 
     def _build(self, gpu: bool) -> Any:
         from implicit.als import AlternatingLeastSquares
@@ -121,14 +110,15 @@ class BPR(ImplicitModel):
     name = "bpr"
     description = "BPR matrix factorisation (implicit): LightGCN without the graph."
     PARAMS = {
-        "factors": Param(64, 1, 512, "number of latent factors (implicit adds one bias column)"),
+        "factors": Param(64, 1, 1024, "number of latent factors (implicit adds one bias column)"),
         "lr": Param(0.01, 1e-5, 1.0, "SGD learning rate", log=True),
         "reg": Param(0.01, 0.0, 10.0, "L2 regularisation"),
         "iterations": Param(100, 1, 2000, "SGD epochs over the train interactions"),
         "seed": Param(0, 0, 2**31 - 1, "random seed"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py bpr
-    TUNED = {**_START_BPR, **tuned("bpr")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/bpr.json holds every trial (`python -m explorer tuning --model bpr`).
+    TUNED = tuned("bpr")
 
     def _build(self, gpu: bool) -> Any:
         from implicit.bpr import BayesianPersonalizedRanking

@@ -14,12 +14,6 @@ from explorer.models.itemitem import ItemItemModel, interaction_matrix, top_k_ro
 from explorer.models.tuned import tuned
 from explorer.protocol import TrainSet
 
-_START_ITEMKNN = {
-    2008: {"neighbours": 50, "shrink": 5.0},
-    2009: {"neighbours": 200, "shrink": 20.0},
-    2010: {"neighbours": 200, "shrink": 300.0},
-}
-
 
 class ItemKNN(ItemItemModel):
     """Item-based nearest neighbours with shrunk cosine similarity."""
@@ -30,8 +24,9 @@ class ItemKNN(ItemItemModel):
         "neighbours": Param(100, 1, 5000, "similar artists kept per artist (k)"),
         "shrink": Param(10.0, 0.0, 1000.0, "added to the cosine's denominator: damps rare co-occurrences"),
     }
-    # Chosen per test year Y on validation year Y-1 (train < Y-1): benchmarks/tune.py itemknn
-    TUNED = {**_START_ITEMKNN, **tuned("itemknn")}  # TEMP while tuning
+    # Chosen per test year Y on validation year Y-1 (train < Y-1) by `python -m explorer sweep --record`;
+    # explorer/models/tuned/itemknn.json holds every trial (`python -m explorer tuning --model itemknn`).
+    TUNED = tuned("itemknn")
 
     def _fit(self, train: TrainSet, progress: ProgressCallback | None) -> None:
         matrix = interaction_matrix(train)

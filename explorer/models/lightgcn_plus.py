@@ -37,7 +37,7 @@ class TagLightGCN(SocialLightGCNRecommender):
         "tags": Param(200, 1, 20000, "most used tags that become nodes"),
         "min_assignments": Param(2, 1, 1000, "assignments of a tag to an artist needed for their edge"),
     }
-    TUNED = {**SocialLightGCNRecommender.TUNED, **tuned("lightgcn-tags")}  # TEMP while tuning
+    TUNED = tuned("lightgcn-tags")
 
     def _tag_pairs(self, train: TrainSet) -> np.ndarray:
         """``[n, 2]`` unique (artist row, tag id) pairs kept as edges."""
