@@ -32,9 +32,9 @@ def seen(monkeypatch):
         captured["fit"].append(np.stack([train.users[train.user_idx], train.items[train.item_idx]], axis=1))
         return fit(self, train, progress)
 
-    def scoring(score, split):
+    def scoring(score, split, **options):
         captured["scored"].append(split.test)
-        return evaluate(score, split)
+        return evaluate(score, split, **options)
 
     monkeypatch.setattr(Recommender, "fit", fitting)
     monkeypatch.setattr(sweep_trials, "evaluate", scoring)
