@@ -1,6 +1,6 @@
 """The Metrics page's leaderboard: one metric, models as rows and test years as columns, sorted by the latest year.
 
-Every number and decision comes from :func:`explorer.comparison.leaderboard` (the same family and test as every
+Every number and decision comes from :func:`explorer.decisions.leaderboard` (the same family and test as every
 other decision on the page and as ``compare``). The table is HTML so that the best value of each year can be
 bold, the models that cannot be told apart from it shaded as one group, and each cell can carry its CI on a
 compact second line and the details on hover. Model names are escaped (a plugin may name a model anything).
@@ -16,7 +16,7 @@ import streamlit as st
 
 from app.palette import model_colour
 from app.text import literal
-from explorer import comparison
+from explorer import decisions
 from explorer.evaluation import metric_label
 from explorer.stats import format_p
 
@@ -83,7 +83,7 @@ def _cell(row: pd.Series | None, metric: str, best: str, test: str) -> str:
 
 
 def board_html(board: pd.DataFrame, metric: str, test: str) -> str:
-    """The leaderboard as an HTML table (see the module docstring); ``board`` from :func:`comparison.leaderboard`."""
+    """The leaderboard as an HTML table (see the module docstring); ``board`` from :func:`decisions.leaderboard`."""
     years = sorted(set(board["year"]))
     models = list(dict.fromkeys(board["model"]))
     best = {y: board[(board["year"] == y) & (board["best"] == True)]["model"] for y in years}  # noqa: E712
@@ -129,7 +129,7 @@ def _names(names: list[str]) -> str:
 
 def show(result: dict, metric: str) -> pd.DataFrame:
     """Draw the leaderboard of ``metric`` from the page's comparison ``result``; returns its long form."""
-    board = comparison.leaderboard(result, metric)
+    board = decisions.leaderboard(result, metric)
     st.html(board_html(board, metric, result["test"]))
     st.markdown("  \n".join(year_sentences(board, metric)))
     return board

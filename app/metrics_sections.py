@@ -13,7 +13,7 @@ import streamlit as st
 from app.metrics_data import COHORT_NOTE, cohorts_of, default_seed
 from app.run_card import show_run_card
 from app.state import splits
-from explorer import comparison, reports, runs
+from explorer import decisions, reports, runs
 from explorer.cohorts import COHORTS, assign
 from explorer.data import Dataset
 from explorer.evaluation import metric_label
@@ -181,7 +181,7 @@ def two_models(view: View) -> None:
     others = [m for m in view.models if m != first]
     second = right.selectbox("Model B", others, index=0, key="compare_b", help="the difference is A − B")
     for metric in view.result["metrics"]:
-        sentence = comparison.verdict_of(view.result, first, second, metric)
+        sentence = decisions.verdict_of(view.result, first, second, metric)
         (st.success if "beats" in sentence else st.info)(sentence + ".")
     st.caption(
         "From the same family and test as the leaderboard. Adjusted CI: simultaneous for that family "

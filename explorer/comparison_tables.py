@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from explorer.comparison import leaderboard, pair_entries
+from explorer.decisions import leaderboard, pair_entries
 from explorer.evaluation import metric_label
 from explorer.stats import format_p
 

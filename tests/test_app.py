@@ -257,13 +257,13 @@ def significant_figures(text: str) -> int:
 
 def test_metrics_page_opens_with_a_leaderboard_whose_groups_are_compares(demo_app, app_cache):
     from app.leaderboard import board_html
-    from explorer import comparison
+    from explorer import decisions
 
     at = open_page("pages/metrics.py")
     assert "Which model is best each year, and is it real?" in at.markdown[0].value
     html = leaderboard_html(at)
     result = page_comparison(app_cache)
-    board = comparison.leaderboard(result, "recall@10")
+    board = decisions.leaderboard(result, "recall@10")
     assert html == board_html(board, "recall@10", "signflip")  # one family rule: the page's groups are compare's
     latest = board[board["year"] == 2010].set_index("model")["value"]
     assert shown_models(html) == list(latest.sort_values(ascending=False).index)  # sorted by the latest year
@@ -280,7 +280,7 @@ def test_metrics_page_opens_with_a_leaderboard_whose_groups_are_compares(demo_ap
     at.button_group(key="metrics_metric").set_value("mrr").run()
     at.button_group(key="metrics_test").set_value("tukey").run()
     assert not at.exception
-    tukey = comparison.leaderboard(page_comparison(app_cache, "tukey"), "mrr")
+    tukey = decisions.leaderboard(page_comparison(app_cache, "tukey"), "mrr")
     assert leaderboard_html(at) == board_html(tukey, "mrr", "tukey")
     assert "randomised Tukey HSD" in " ".join(c.value for c in at.caption)
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.special import ndtri
 
-from explorer import comparison, multiple, reports
+from explorer import comparison, decisions, multiple, reports
 from explorer.errors import ParameterError
 from explorer.pair_store import PairStore
 from explorer.per_user import per_user_frame
@@ -163,14 +163,14 @@ def test_a_missing_year_is_listed_and_shown_not_dropped(family):
 
 
 def test_leaderboard_marks_the_best_and_who_cannot_be_told_apart(family):
-    board = comparison.leaderboard(family, "recall@10")
+    board = decisions.leaderboard(family, "recall@10")
     assert board["model"].iloc[0] == "best"  # sorted by the latest year
     for year, rows in board[~board["missing"]].groupby("year"):
         best = rows[rows["best"]]
         assert best["model"].tolist() == ["best"] and best["value"].iloc[0] == rows["value"].max()
         assert rows.loc[rows["model"] == "best", "group"].item()
         for _, row in rows[rows["model"] != "best"].iterrows():
-            entry = comparison.pair_entries(family, row["model"], "best", "recall@10")[year]
+            entry = decisions.pair_entries(family, row["model"], "best", "recall@10")[year]
             assert row["group"] == (entry["decision"] == "none") and row["p_vs_best"] == entry["p_adjusted"]
     assert not board.loc[board["model"] == "base", "group"].any()  # 0.10 vs 0.30: told apart
 
@@ -250,7 +250,7 @@ def test_a_pair_asked_the_other_way_round_is_turned_around(family):
     forward = reports.pairs_table(family, "base", "best")
     backward = reports.pairs_table(family, "best", "base")
     assert set(forward["a"]) == {"base"} and set(backward["a"]) == {"best"} and len(forward) == 4
-    entry = comparison.pair_entries(family, "best", "base", "mrr")[2010]
+    entry = decisions.pair_entries(family, "best", "base", "mrr")[2010]
     values = family["years"]["2010"]["models"]
     assert entry["diff"] == pytest.approx(values["best"]["mrr"]["value"] - values["base"]["mrr"]["value"])
     assert entry["rel_diff"] == pytest.approx(entry["diff"] / values["base"]["mrr"]["value"])
