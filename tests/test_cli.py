@@ -188,7 +188,7 @@ def test_evaluate_json_is_exactly_one_object(tmp_path, demo_dir):
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # fails if anything else is on stdout
-    assert result["model"] == "cmf" and result["params"]["k"] == 8
+    assert result["model"] == "cmf" and all(params["k"] == 8 for params in result["params_by_year"].values())
     assert all(seconds >= 0 for seconds in result["fit_seconds"].values())
     assert set(result["years"]) == {"2008", "2009", "2010"}
 

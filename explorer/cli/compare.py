@@ -28,7 +28,7 @@ def add_parser(commands: Any) -> None:
     add_seeds(parser)
     parser.add_argument(
         "--metrics", nargs="+", default=["recall@10", "mrr"], metavar="NAME",
-        help="recall@K, mrr, ndcg@K, hit_rate@K (default: recall@10 mrr)",
+        help="recall@K, mrr, ndcg@K, hit_rate@K (default: recall@10, mrr)",
     )  # fmt: skip
     parser.add_argument(
         "--test", choices=list(comparison.TESTS), default="signflip",
@@ -37,9 +37,7 @@ def add_parser(commands: Any) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     output.add_argument("--csv", action="store_true", help="print tidy CSV rows: year, model, metric, value, CI, …")
-    output.add_argument(
-        "--markdown", action="store_true", help="print leaderboards and verdicts as Markdown (docs/results.md)"
-    )
+    output.add_argument("--markdown", action="store_true", help="print leaderboards and verdicts as Markdown")
     parser.add_argument("--resamples", type=int, default=stats.RESAMPLES, metavar="N", help="(default: 10000)")
     parser.add_argument("--confidence", type=float, default=stats.CONFIDENCE, metavar="C", help="CI level (0.95)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="resampling seed (default: 0)")
