@@ -194,3 +194,33 @@ def curve_with_intervals(curve: pd.DataFrame, result: dict) -> pd.DataFrame:
         ["model", "year", "K", "low", "high"]
     ]
     return curve.merge(values, on=["model", "year", "K"], how="left")
+
+
+def markdown(result: dict) -> str:
+    """The comparison as Markdown: per family metric a leaderboard (model × year, ``value [CI]``, the best in
+    bold, ``=`` beside every model the family's test cannot tell apart from the best), then the verdicts.
+
+    The tables of ``docs/results.md`` are this function's output (``compare … --markdown``).
+    """
+    years = [int(year) for year in result["years"]]
+    lines = [result["family"]["sentence"], ""]
+    for metric in result["metrics"]:
+        board = leaderboard(result, metric)
+        lines += [f"### {metric_label(metric)}", "", "| model | " + " | ".join(map(str, years)) + " |"]
+        lines.append("|---" * (len(years) + 1) + "|")
+        for model, rows in board.groupby("model", sort=False):
+            cells = []
+            for year in years:
+                row = rows[rows["year"] == year]
+                if row.empty or bool(row["missing"].iloc[0]):
+                    cells.append(MISSING)
+                    continue
+                row = row.iloc[0]
+                entry = result["years"][str(year)]["models"][model][metric]
+                text = _entry_text(entry)
+                cells.append(f"**{text}**" if row["best"] else f"{text} =" if row["group"] else text)
+            lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [f"Verdicts (adjusted p < {result['alpha']:g}):", ""]
+    lines += [f"- {sentence}" for sentence in result["verdicts"]]
+    return "\n".join(lines) + "\n"

@@ -153,6 +153,7 @@ pairs_table = tables.pairs_table
 pair_rows = tables.pair_rows
 with_intervals = tables.with_intervals
 curve_with_intervals = tables.curve_with_intervals
+markdown = tables.markdown  # leaderboards and verdicts as Markdown (docs/results.md)
 per_user = per_user_results.per_user_frame  # one row per (year, seed, user): cases, hits@K, rr_sum, cohorts
 
 

@@ -12,6 +12,7 @@ from scipy.special import ndtri
 
 from explorer import comparison, decisions, multiple, reports
 from explorer.errors import ParameterError
+from explorer.evaluation import metric_label
 from explorer.pair_store import PairStore
 from explorer.per_user import per_user_frame
 from explorer.training import Run
@@ -182,6 +183,25 @@ def test_tidy_export_has_one_numeric_row_per_year_model_metric(family):
     assert pd.api.types.is_float_dtype(tidy["value"]) and not tidy.duplicated(["year", "model", "metric"]).any()
     present = tidy[~tidy["missing"]]
     assert (present["ci_low"] <= present["value"]).all() and (present["value"] <= present["ci_high"]).all()
+
+
+def test_markdown_leaderboards_bold_the_best_and_mark_its_group(family):
+    text = reports.markdown(family)
+    for metric in family["metrics"]:
+        board = decisions.leaderboard(family, metric)
+        section = text.split(f"### {metric_label(metric)}\n")[1].split("###")[0]
+        rows = [line for line in section.splitlines() if line.startswith("| `")]
+        assert [row.split("`")[1] for row in rows] == list(dict.fromkeys(board["model"]))  # the leaderboard's order
+        for _, entry in board.iterrows():
+            row = next(r for r in rows if r.startswith(f"| `{entry['model']}`"))
+            cell = row.split(" | ")[1 + (entry["year"] - 2009)]
+            if entry["missing"]:
+                assert cell.strip(" |") == "missing"
+            else:
+                assert f"{entry['value']:.4f} [{entry['ci_low']:.4f}, {entry['ci_high']:.4f}]" in cell
+                assert cell.startswith("**") == bool(entry["best"])
+                assert cell.strip(" |").endswith(" =") == bool(entry["group"] and not entry["best"])
+    assert all(f"- {sentence}" in text for sentence in family["verdicts"])
 
 
 def test_results_are_stored_once_and_refresh_when_a_run_changes(many, tmp_path):

@@ -37,6 +37,9 @@ def add_parser(commands: Any) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     output.add_argument("--csv", action="store_true", help="print tidy CSV rows: year, model, metric, value, CI, …")
+    output.add_argument(
+        "--markdown", action="store_true", help="print leaderboards and verdicts as Markdown (docs/results.md)"
+    )
     parser.add_argument("--resamples", type=int, default=stats.RESAMPLES, metavar="N", help="(default: 10000)")
     parser.add_argument("--confidence", type=float, default=stats.CONFIDENCE, metavar="C", help="CI level (0.95)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="resampling seed (default: 0)")
@@ -62,6 +65,9 @@ def run(args: argparse.Namespace, started: float) -> None:
         return
     if args.csv:
         reports.tidy(result).to_csv(sys.stdout, index=False)
+        return
+    if args.markdown:
+        print(reports.markdown(result), end="")
         return
     print_comparison(result)
     for note in result.get("notes", []):
