@@ -23,7 +23,7 @@ import pandas as pd
 
 from explorer import provenance
 from explorer.errors import CacheError, ParameterError
-from explorer.models import model_class
+from explorer.models import model_class, seed_of
 
 MANIFEST = "manifest.json"
 STALE = "stale (made by other code)"
@@ -133,7 +133,7 @@ def _table(listing: list[tuple[str, dict, dict]]) -> pd.DataFrame:
                 "model": config["model"],
                 "year": config["year"],
                 "params": json.dumps(config["params"], sort_keys=True),
-                "seed": config["params"].get("seed"),
+                "seed": seed_of(config["params"]),
                 "recall@10": details["metrics"]["recall"]["10"],
                 "mrr": details["metrics"]["mrr"],
                 "fit_seconds": details["fit_seconds"],

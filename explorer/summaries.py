@@ -18,7 +18,7 @@ import numpy as np
 from explorer import multiple, stats
 from explorer.errors import ParameterError
 from explorer.evaluation import NDCG_KS, RECALL_KS, parse_metric, user_contributions
-from explorer.models import model_class
+from explorer.models import seed_names
 from explorer.pair_store import PairStore, runs_content
 from explorer.training import Run
 
@@ -261,8 +261,8 @@ def seed_note(model: str) -> str:
 
 
 def depends_on_seed(model: str) -> bool:
-    """True when the model has a ``seed`` hyperparameter (its result may change with it)."""
-    return "seed" in model_class(model).PARAMS
+    """True when the model has a seed (``seed``, or its members' ``gcn_seed``, …): its result may change with it."""
+    return bool(seed_names(model))
 
 
 def metric_intervals(

@@ -23,7 +23,7 @@ from explorer import contract, lookups, provenance
 from explorer.beyond import beyond_metrics, tags_before
 from explorer.data import Dataset
 from explorer.evaluation import COVERAGE_K, evaluate
-from explorer.models import ProgressCallback, Recommender, model_class
+from explorer.models import ProgressCallback, Recommender, model_class, seed_of
 from explorer.protocol import DEFAULT_YEARS, Split, build_interactions, check_years, forward_chaining_split
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class Run:
 
     @property
     def seed(self) -> int | None:
-        return self.params.get("seed")
+        return seed_of(self.params)
 
     @property
     def losses(self) -> list[float]:

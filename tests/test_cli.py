@@ -364,3 +364,14 @@ def test_a_seedless_model_says_it_does_not_depend_on_a_seed(demo_cache, demo_dir
     seeds = json.loads(done.stdout)["years"]["2010"]["seeds"]
     assert seeds["depends_on_seed"] is False and "does not depend on a seed" in seeds["note"]
     assert len(seeds["values"]["mrr"]) == 1
+
+
+def test_seeds_reach_an_ensembles_members(tmp_path, demo_dir):
+    """lightgcn-ease has no ``seed`` of its own: ``--seeds`` sets its members' (``gcn_seed``), one run each."""
+    args = ["--model", "lightgcn-ease", "--param", "lightgcn-ease.gcn_epochs=2", "--years", "2010", "--seeds", "0", "1"]
+    done = explorer("evaluate", *args, "--json", "--data-dir", str(demo_dir), cache=tmp_path)
+    assert done.returncode == 0, done.stderr
+    seeds = json.loads(done.stdout)["years"]["2010"]["seeds"]
+    assert seeds["depends_on_seed"] is True and seeds["seeds"] == [0, 1] and len(seeds["values"]["mrr"]) == 2
+    listed = json.loads(explorer("runs", "list", "--json", cache=tmp_path).stdout)
+    assert sorted((run["seed"], run["params"]["gcn_seed"]) for run in listed) == [(0, 0), (1, 1)]

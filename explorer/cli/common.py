@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from explorer import comparison, runs
 from explorer.data import Dataset, load_dataset
 from explorer.errors import ParameterError
-from explorer.models import model_names, registry
+from explorer.models import model_names, registry, seed_names
 from explorer.protocol import DEFAULT_YEARS, Split
 from explorer.training import Run, splits_of
 
@@ -172,7 +172,7 @@ def seed_list(args: argparse.Namespace, model: str) -> list[int | None]:
     seeds = getattr(args, "seeds", None)
     if not seeds:
         return [None]
-    if any(text.partition("=")[0].endswith(".seed") for text in getattr(args, "params", None) or []):
+    if any(text.partition("=")[0].endswith("seed") for text in getattr(args, "params", None) or []):
         raise ParameterError("Give either --param MODEL.seed=… or --seeds, not both.")
     if len(set(seeds)) != len(seeds):
         raise ParameterError("--seeds lists a seed twice; give each seed once.")
@@ -197,7 +197,7 @@ def obtain(
         for split in splits:
             for seed in seeds:
                 label = f"{model} {split.year}" + (f" seed {seed}" if seed is not None else "")
-                chosen = params if seed is None else {**params, "seed": seed}
+                chosen = params if seed is None else {**params, **dict.fromkeys(seed_names(model), seed)}
                 bar = Bar(label, not args.quiet)
                 try:
                     run = runs.run_for(

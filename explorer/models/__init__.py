@@ -69,3 +69,19 @@ def model_class(name: str) -> type[Recommender]:
         if name in problem.models:
             raise ParameterError(f"Model {name!r} is unavailable: {problem.message}")
     raise ParameterError(f"There is no model {name!r}; choose one of {', '.join(found)}.")
+
+
+def seed_names(model: str) -> list[str]:
+    """The hyperparameters a seed sets: ``seed``, or an ensemble's members' (``gcn_seed``, …); none: no seed."""
+    cls = model_class(model)
+    if "seed" in cls.PARAMS:
+        return ["seed"]
+    members = getattr(cls, "MEMBERS", {})
+    return [f"{prefix}_seed" for prefix in members if f"{prefix}_seed" in cls.PARAMS]
+
+
+def seed_of(params: dict) -> int | None:
+    """The seed a run's ``params`` hold: ``seed``, else an ensemble member's (``gcn_seed``, …), else None."""
+    if "seed" in params:
+        return params["seed"]
+    return next((value for name, value in params.items() if name.endswith("_seed")), None)

@@ -95,12 +95,11 @@ class SocialEnsemble(Recommender):
         **{f"ease_{k}": spec for k, spec in SocialEASE.PARAMS.items()},
     }
     STATE = ()
-    # The members' own tuned values per year, and mix chosen on validation year Y-1 (train < Y-1) with them:
-    # benchmarks/tune.py lightgcn-ease. mix 1 (2009, 2010) ranks exactly as lightgcn-social does.
+    # The members' own tuned values per year, and mix chosen on validation year Y-1 (train < Y-1) with them
+    # (its record: benchmarks/tune.py lightgcn-ease). mix 1 ranks exactly as lightgcn-social does.
     TUNED: ClassVar[dict[int, dict[str, int | float]]] = {
-        year: {**members, "mix": {2008: 0.65, 2009: 1.0, 2010: 1.0}[year], **tuned("lightgcn-ease").get(year, {})}
-        for year, members in _members_tuned().items()
-    }  # TEMP while tuning
+        year: {**members, **tuned("lightgcn-ease").get(year, {})} for year, members in _members_tuned().items()
+    }
 
     def _member_params(self, prefix: str) -> dict[str, Any]:
         return {k.removeprefix(f"{prefix}_"): v for k, v in self.params.items() if k.startswith(f"{prefix}_")}

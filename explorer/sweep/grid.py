@@ -10,6 +10,7 @@ from typing import Any
 from explorer.data import Dataset
 from explorer.errors import ParameterError
 from explorer.models import model_class
+from explorer.models import seed_names as seed_names  # where sweeps and records look it up
 from explorer.protocol import check_years
 from explorer.training import interactions_of
 
@@ -64,15 +65,6 @@ def check_metric(name: str) -> str:
     if name not in known:
         raise ParameterError(f"There is no metric {name!r}; choose {METRICS_HELP}.")
     return name
-
-
-def seed_names(model: str) -> list[str]:
-    """The hyperparameters a sweep's seed sets: ``seed``, or an ensemble's members' (``gcn_seed``, …)."""
-    cls = model_class(model)
-    if "seed" in cls.PARAMS:
-        return ["seed"]
-    members = getattr(cls, "MEMBERS", {})
-    return [f"{prefix}_seed" for prefix, member in members.items() if f"{prefix}_seed" in cls.PARAMS]
 
 
 def seed_params(model: str, seed: int | None) -> dict[str, int]:
