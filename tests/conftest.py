@@ -17,6 +17,17 @@ has_real_data = bool(REAL_DATA_DIR) and (Path(REAL_DATA_DIR) / "user_artists.dat
 needs_real_data = pytest.mark.skipif(not has_real_data, reason="LASTFM_DATA_DIR does not point at the data set")
 
 
+# Files whose tests start Ray (a local one, a real cluster, or the app's sweep): they share one xdist group, so
+# they run one after the other on one worker. Every other file is a group of its own (pyproject: --dist loadgroup).
+RAY_FILES = {"test_sweep", "test_cluster", "test_plugins", "test_browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = Path(str(item.fspath)).stem
+        item.add_marker(pytest.mark.xdist_group("ray" if name in RAY_FILES else name))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never read or write the repository's cache/ (a test may still set its own)."""

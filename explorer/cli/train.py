@@ -23,7 +23,7 @@ def run(args: argparse.Namespace, started: float) -> None:  # noqa: ARG001 - eve
     for model, model_runs in obtain(args, args.model).items():
         for r in model_runs:
             source = "cached" if r.from_cache else f"trained in {r.fit_seconds:.1f} s on {r.device}"
-            seed = f" seed {r.params['seed']}" if args.seeds and "seed" in r.params else ""
+            seed = f" seed {r.seed}" if args.seeds and r.seed is not None else ""
             print(
                 f"{model} {r.year}{seed}: R@10 {r.metrics['recall']['10']:.4f}  MRR {r.metrics['mrr']:.4f}  ({source})"
             )
