@@ -78,8 +78,7 @@ def tukey_pvalues(diffs: np.ndarray, ranges: np.ndarray) -> tuple[np.ndarray, np
         ranges: ``[B]`` the block's permutation ranges.
     """
     ordered = np.sort(ranges)
-    tolerance = 1e-9 * max(float(np.abs(ordered).max(initial=0.0)), 1e-300)
-    count = len(ordered) - np.searchsorted(ordered, np.abs(diffs) - tolerance, side="left")
+    count = len(ordered) - np.searchsorted(ordered, np.abs(diffs) - _tie_tolerance(ordered), side="left")
     return (count + 1.0) / (len(ordered) + 1.0), count == 0
 
 
@@ -87,13 +86,20 @@ def tukey_half_width(ranges: np.ndarray, level: float) -> float:
     """``q`` such that ``|diff| > q`` exactly when ``(#{range* >= |diff|} + 1) / (B + 1) < level``.
 
     That holds when at most ``k`` ranges reach ``|diff|``, ``k`` the largest integer below
-    ``level (B + 1) - 1``: ``q`` is the (k+1)-th largest range (infinite when ``k < 0``: B is too small).
+    ``level (B + 1) - 1``: ``q`` is the (k+1)-th largest range (infinite when ``k < 0``: B is too small), plus
+    the tolerance within which :func:`tukey_pvalues` counts a range as reaching ``|diff|`` (permutation ranges
+    tie; a difference equal to ``q`` up to rounding is not significant, so its interval must reach zero).
     """
     k = math.ceil(level * (len(ranges) + 1) - 1) - 1
     if k < 0:
         return math.inf
     ordered = np.sort(ranges)[::-1]
-    return float(ordered[min(k, len(ordered) - 1)])
+    return float(ordered[min(k, len(ordered) - 1)]) + _tie_tolerance(ordered)
+
+
+def _tie_tolerance(ranges: np.ndarray) -> float:
+    """Ranges within this of ``|diff|`` count as reaching it (the two are sums in different orders)."""
+    return 1e-9 * max(float(np.abs(ranges).max(initial=0.0)), 1e-300)
 
 
 def holm_intervals(diff: np.ndarray, se: np.ndarray, multiplier: np.ndarray, alpha: float = ALPHA) -> np.ndarray:

@@ -153,6 +153,15 @@ def test_tukey_half_width_is_exactly_its_decision_boundary():
     assert above < 0.05 <= below
 
 
+def test_a_tukey_difference_tied_with_its_boundary_up_to_rounding_has_an_interval_reaching_zero():
+    # permutation ranges tie, and a difference is summed in another order than a range: equal up to rounding
+    ranges = np.repeat(np.arange(1.0, 101.0) / 300, 100)  # 10,000 ranges, each value 100 times
+    boundary = multiple.tukey_half_width(ranges, 0.05)
+    diff = (np.sort(ranges)[::-1][499]) * (1 + 1e-15)  # the 500th largest range, one rounding step above
+    (p,), _ = multiple.tukey_pvalues(np.array([diff]), ranges)
+    assert p >= 0.05 and diff - boundary <= 0  # not significant, and its interval [diff - q, diff + q] holds 0
+
+
 def test_a_missing_year_is_listed_and_shown_not_dropped(family):
     assert family["years"]["2009"]["missing"] == ["late"] and family["years"]["2010"]["missing"] == []
     late = [v for v in family["verdicts"] if "late" in v]
