@@ -24,7 +24,7 @@ from explorer import comparison, multiple, pair_store, reports, runs, stats, sum
 from explorer.cohorts import COHORTS, assign, cohort_metrics
 from explorer.data import Dataset
 from explorer.errors import ExplorerError
-from explorer.models import model_class, model_names
+from explorer.models import model_class, model_names, seed_of
 from explorer.pair_store import PairStore
 from explorer.training import Run
 
@@ -37,7 +37,7 @@ def with_settings(table: pd.DataFrame) -> pd.DataFrame:
     """The cache table with ``setting`` (the hyperparameters that differ from the defaults, the seed left out:
     seeds of one setting are one setting) and ``seed`` columns."""
     params = [comparison.without_seed(json.loads(text)) for text in table["params"]]
-    seeds = [json.loads(text).get("seed") for text in table["params"]]
+    seeds = [seed_of(json.loads(text)) for text in table["params"]]
     settings = [
         setting_label(model, json.dumps(values), year)
         for model, values, year in zip(table["model"], params, table["year"], strict=True)
@@ -47,7 +47,7 @@ def with_settings(table: pd.DataFrame) -> pd.DataFrame:
 
 def default_seed(model: str, year: int) -> int | None:
     try:
-        return model_class(model).defaults_for(year).get("seed")
+        return seed_of(model_class(model).defaults_for(year))
     except ExplorerError:  # a plugin model not loaded here: no default seed
         return None
 

@@ -59,8 +59,8 @@ def check_metrics(metrics: Sequence[str]) -> list[str]:
 
 
 def without_seed(params: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters that are not the seed: runs equal in these are seeds of one setting."""
-    return {name: value for name, value in params.items() if name != "seed"}
+    """``params`` without the seed (``seed``, or an ensemble member's ``gcn_seed``, …): one setting's seeds."""
+    return {name: value for name, value in params.items() if name != "seed" and not name.endswith("_seed")}
 
 
 def _by_year(model_runs: Sequence[Run]) -> dict[int, list[Run]]:

@@ -553,3 +553,20 @@ def test_train_page_marks_stale_runs_deletes_them_and_shows_a_run_card(monkeypat
 
     assert list(cached_runs(demo_dataset)["key"]) == [current.key]
     assert len(cached_runs(demo_dataset, include_stale=True)) == 2
+
+
+def test_an_ensembles_seeds_are_one_setting_on_the_metrics_page():
+    """lightgcn-ease's runs differ only in their members' seed (``gcn_seed``): one setting, pooled like any seeds."""
+    from app.metrics_data import with_settings
+    from explorer.models import model_class
+
+    tuned = model_class("lightgcn-ease").params_for(2010)
+    table = pd.DataFrame(
+        {
+            "model": ["lightgcn-ease"] * 3,
+            "year": [2010] * 3,
+            "params": [json.dumps({**tuned, "gcn_seed": seed}) for seed in (0, 1, 2)],
+        }
+    )
+    shown = with_settings(table)
+    assert shown["setting"].tolist() == ["defaults"] * 3 and shown["seed"].tolist() == [0, 1, 2]
