@@ -8,6 +8,8 @@ and also any ``st.navigation`` menu in the sidebar, hence these links.
 
 import streamlit as st
 
+from app.memory import freeze_after_first_run
+
 st.set_page_config(page_title="Last.fm Recommender Explorer", page_icon=":material/headphones:", layout="wide")
 pages = [
     st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
@@ -25,3 +27,4 @@ with st.sidebar:
         "(2008, 2009, 2010). Every trained run is cached."
     )
 page.run()
+freeze_after_first_run(page.title)  # not reached on st.stop(): that page freezes on a later, complete run

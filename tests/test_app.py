@@ -570,3 +570,17 @@ def test_an_ensembles_seeds_are_one_setting_on_the_metrics_page():
     )
     shown = with_settings(table)
     assert shown["setting"].tolist() == ["defaults"] * 3 and shown["seed"].tolist() == [0, 1, 2]
+
+
+def test_each_page_freezes_the_long_lived_heap_once_per_process():
+    """After a page's first run the server's heap is frozen out of the cyclic collector's walks, once per page."""
+    import gc
+
+    from app import memory
+
+    try:
+        assert memory.freeze_after_first_run("a page") is True and gc.get_freeze_count() > 0
+        assert memory.freeze_after_first_run("a page") is False  # later runs of that page freeze nothing more
+    finally:
+        gc.unfreeze()
+        memory._frozen.discard("a page")
