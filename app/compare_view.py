@@ -226,6 +226,10 @@ def disagreement(dataset: Dataset, split: Split, chosen: Sequence[Run], focused:
     models = list(by_model)
     first = focused[0] if focused else next((m for m in reversed(models) if m != "popularity"), models[-1])
     second = focused[1] if len(focused) > 1 else ("popularity" if first != "popularity" else models[0])
+    if st.session_state.get("disagree_focus") != list(focused):  # a new focus: A and B follow it
+        st.session_state["disagree_focus"] = list(focused)
+        for key in ("disagree_a", "disagree_b"):
+            st.session_state.pop(key, None)
     left, right = st.columns(2)
     a = left.selectbox("A: the model that hits", models, index=models.index(first), key="disagree_a")
     b = right.selectbox("B: the model that misses", models, index=models.index(second), key="disagree_b")

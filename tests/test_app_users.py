@@ -152,6 +152,8 @@ def test_focus_mode_is_remembered_in_the_address(users_app, split_2010):
     assert set(list_grids(at)) <= {"itemknn", "lightgcn-ease"}
     at.multiselect(key="compare_focus").set_value(["friends-pop", MAPPED]).run()
     assert at.query_params["models"] == f"friends-pop,{MAPPED}"
+    disagree = (at.selectbox(key="disagree_a").value, at.selectbox(key="disagree_b").value)
+    assert disagree == ("friends-pop", MAPPED)  # where the models disagree follows a new focus
     at.multiselect(key="compare_focus").set_value([]).run()
     assert "models" not in at.query_params and not [e for e in at.dataframe if e.proto.alt == "side by side"]
 
