@@ -45,8 +45,9 @@ with st.form("projection_form"):
     min_dist = right.slider(
         "min_dist", 0.0, 0.99, 0.1, step=0.01, key="embedding_min_dist", help="smaller: tighter clusters"
     )
-    # a read-only server draws nothing new: the button only picks among the stored maps
-    asked = st.form_submit_button("Show the map" if read_only() else "Draw the map", key="embedding_submit")
+    # the map of the default settings opens by itself; the button applies other settings (a read-only server
+    # draws nothing new: there it only picks among the stored maps)
+    asked = st.form_submit_button("Show the map" if read_only() else "Apply these settings", key="embedding_submit")
 left, right = st.columns(2)
 with left:
     user = maps_view.pick_user(user_options(dataset, split)["user"].tolist(), run.year)
