@@ -30,7 +30,7 @@ from explorer import runs  # noqa: E402
 from explorer.data import find_data_dir, load_dataset  # noqa: E402
 from explorer.recommend import user_options  # noqa: E402
 from explorer.training import splits_of  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_FLAGS, HANG_GUARD_MS, no_exception, settle, streamlit_server  # noqa: E402
+from tests.browser import CHROMIUM, HANG_GUARD_MS, chromium_page, no_exception, settle, streamlit_server  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 800}
 MIN_HISTORY = 10  # train artists of the default Compare users user: enough history for the lists to mean something
@@ -78,31 +78,24 @@ def shrink(path: Path, max_kb: int) -> None:
 
 def capture(base: str, out: Path, year: int, user: int, focus: str, max_kb: int) -> list[Path]:
     """Visit each page of :data:`PAGES` on the server at ``base`` and write its PNG into ``out``."""
-    from playwright.sync_api import sync_playwright
-
     written = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
-            for name, address, marker, scroll in PAGES:
-                started = time.perf_counter()
-                page.goto(base + address.format(year=year, user=user, focus=focus))
-                shown = page.locator('[data-testid="stMain"]').get_by_text(marker).first
-                shown.wait_for(timeout=HANG_GUARD_MS)
-                settle(page)
-                no_exception(page)
-                if scroll:
-                    shown.evaluate("element => element.scrollIntoView({block: 'start'})")
-                page.wait_for_timeout(800)  # data grids and charts paint a moment after the script ends
-                path = out / name
-                page.screenshot(path=str(path))
-                shrink(path, max_kb)
-                written.append(path)
-                seconds = time.perf_counter() - started
-                print(f"{path}: {path.stat().st_size / 1024:.0f} KB ({seconds:.1f} s)")
-        finally:
-            browser.close()
+    with chromium_page(VIEWPORT["width"], VIEWPORT["height"], scale=1) as page:
+        for name, address, marker, scroll in PAGES:
+            started = time.perf_counter()
+            page.goto(base + address.format(year=year, user=user, focus=focus))
+            shown = page.locator('[data-testid="stMain"]').get_by_text(marker).first
+            shown.wait_for(timeout=HANG_GUARD_MS)
+            settle(page)
+            no_exception(page)
+            if scroll:
+                shown.evaluate("element => element.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(800)  # data grids and charts paint a moment after the script ends
+            path = out / name
+            page.screenshot(path=str(path))
+            shrink(path, max_kb)
+            written.append(path)
+            seconds = time.perf_counter() - started
+            print(f"{path}: {path.stat().st_size / 1024:.0f} KB ({seconds:.1f} s)")
     return written
 
 

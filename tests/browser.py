@@ -40,6 +40,24 @@ new MutationObserver(() => {
 """
 
 
+@contextlib.contextmanager
+def chromium_page(width: int, height: int, *, init_script: str | None = None, scale: float | None = None) -> Iterator:
+    """A page of Debian's headless Chromium at ``width`` × ``height`` (closed on exit, whatever happens)."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            options = {"device_scale_factor": scale} if scale else {}
+            page = browser.new_page(viewport={"width": width, "height": height}, **options)
+            if init_script:
+                page.add_init_script(init_script)
+            yield page
+        finally:
+            browser.close()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

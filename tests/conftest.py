@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 from scipy import stats as scipy_stats
 
 from explorer.data import Dataset, load_dataset
@@ -17,15 +20,27 @@ has_real_data = bool(REAL_DATA_DIR) and (Path(REAL_DATA_DIR) / "user_artists.dat
 needs_real_data = pytest.mark.skipif(not has_real_data, reason="LASTFM_DATA_DIR does not point at the data set")
 
 
-# Files whose tests start Ray (a local one, a real cluster, or the app's sweep): they share one xdist group, so
-# they run one after the other on one worker. Every other file is a group of its own (pyproject: --dist loadgroup).
-RAY_FILES = {"test_sweep", "test_cluster", "test_plugins", "test_browser"}
+@contextlib.contextmanager
+def _one_ray_at_a_time(factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A file lock shared by the xdist workers of one run (their base temp folders' parent)."""
+    with FileLock(str(factory.getbasetemp().parent / "ray.lock")):
+        yield
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        name = Path(str(item.fspath)).stem
-        item.add_marker(pytest.mark.xdist_group("ray" if name in RAY_FILES else name))
+@pytest.fixture(scope="module")
+def ray_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Held for a whole module whose tests start Ray (a local Ray, a two-node cluster): the suite runs on two
+    xdist workers, and a second Ray on this machine must never meet the first (``ray.init()`` may join a cluster
+    it finds here)."""
+    with _one_ray_at_a_time(tmp_path_factory):
+        yield
+
+
+@pytest.fixture
+def ray_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """:func:`ray_module` for one test (the browser's sweep, whose server starts and stops its own Ray)."""
+    with _one_ray_at_a_time(tmp_path_factory):
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -27,6 +27,7 @@ from tests.browser import (  # noqa: F401 - re-exported: later tests in this fil
     HANG_GUARD_MS,
     NAV_RECORDER,
     charts,
+    chromium_page,
     grid_texts,
     no_exception,
     settle,
@@ -57,16 +58,9 @@ def server(browser_cache, tmp_path_factory, demo_dir):
 
 
 @pytest.fixture(scope="module")
-def browser_page(server):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.add_init_script(NAV_RECORDER)
+def browser_page(server):  # noqa: ARG001 - the server starts first
+    with chromium_page(1400, 1800, init_script=NAV_RECORDER) as page:
         yield page
-        browser.close()
 
 
 def test_every_page_in_chromium(server, browser_page, demo_dataset):
@@ -296,7 +290,7 @@ def check_metrics_page(page, base: str, name: str, *, models: int, timings: dict
     shot(page, f"{name}-beyond")
 
 
-def test_train_page_sweep_in_chromium(server, browser_page):
+def test_train_page_sweep_in_chromium(server, browser_page, ray_test):  # noqa: ARG001 - the one-Ray lock
     """The Train page's Sweep: one form → 'starting Ray…' with the time → trials done → the metric against the one
     swept hyperparameter with the seeds' spread → the history → train the best setting."""
     page = browser_page

@@ -16,9 +16,9 @@ from explorer.training import splits_of
 from tests.browser import (
     ARTIFACTS,
     CHROMIUM,
-    CHROMIUM_FLAGS,
     HANG_GUARD_MS,
     charts,
+    chromium_page,
     grid_texts,
     no_exception,
     settle,
@@ -49,14 +49,9 @@ def users_server(tmp_path_factory, demo_dir, demo_dataset):
 
 
 @pytest.fixture(scope="module")
-def page(users_server):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser.new_page(viewport={"width": 1400, "height": 2400})
-        browser.close()
+def page(users_server):  # noqa: ARG001 - the server starts first
+    with chromium_page(1400, 2400) as opened:
+        yield opened
 
 
 def warm_user(demo_dataset) -> int:

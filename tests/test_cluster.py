@@ -93,7 +93,7 @@ def _ray_start(env: dict[str, str], temp: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(ray_module):  # noqa: ARG001 - the suite's one-Ray lock, held while the cluster runs
     """A head and a second node, both with 1 CPU and token authentication; ``(address, token, home)``."""
     folder = Path(tempfile.mkdtemp(prefix="xr-"))  # short: Ray's socket paths must stay under 108 bytes
     home = folder / "home"

@@ -29,8 +29,11 @@ def _processes_of(session_dir: str) -> str:
     return "\n".join(line for line in done.stdout.splitlines() if "pgrep" not in line)
 
 
+pytestmark = pytest.mark.usefixtures("ray_module")  # the whole module holds the suite's one-Ray lock
+
+
 @pytest.fixture(scope="module")
-def ray_session():
+def ray_session(ray_module):  # noqa: ARG001 - the lock first
     """One local Ray for the module's sweeps (2 CPUs); shut down at the end, leaving no raylet or gcs_server."""
     import ray
 
