@@ -40,7 +40,7 @@ TAG_PALETTE = (
 OTHER_TAGS, OTHER_COLOUR = "other tags", "#dcdcdc"
 UNTAGGED, UNTAGGED_COLOUR = "(untagged)", "#efefef"
 NODE_COLOURS = {"artist": "#80b1d3", "user": "#fdb462"}
-DIMMED, PLAIN = 0.3, 0.9  # background opacity with and without marks
+DIMMED, PLAIN = 0.45, 0.9  # background opacity with and without marks (dimmed: still readable by tag colour)
 DARK = "#111111"
 LIST_SYMBOLS = ("star", "triangle-up", "pentagon", "hexagram")  # one shape per marked list (up to four) ...
 LIST_SIZES = (19, 15, 12, 10)  # ... each smaller than the last, so an artist in several lists shows every mark
@@ -95,7 +95,7 @@ def _hover(points: pd.DataFrame) -> np.ndarray:
 
 def _background(points: pd.DataFrame, colour: str, order: Sequence[str], dimmed: bool, legend: bool) -> list:
     """The map's points as scattergl traces: one per tag (or node type), or one coloured by popularity."""
-    style = {"size": 4 if dimmed else 6}
+    style = {"size": 5 if dimmed else 6}
     opacity = DIMMED if dimmed else PLAIN
     hover = _hover(points)
     common = {"mode": "markers", "hoverinfo": "text", "opacity": opacity, "showlegend": legend}
