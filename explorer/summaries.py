@@ -17,7 +17,8 @@ import numpy as np
 
 from explorer import multiple, stats
 from explorer.errors import ParameterError
-from explorer.evaluation import NDCG_KS, RECALL_KS, parse_metric, user_contributions
+from explorer.evaluation import NDCG_KS, RECALL_KS, user_contributions
+from explorer.lookups import nest
 from explorer.models import seed_names
 from explorer.pair_store import PairStore, runs_content
 from explorer.training import Run
@@ -275,14 +276,7 @@ def metric_intervals(
     """
     _, num, den = pooled_contributions(year_runs, CI_METRICS)
     intervals = stats.percentile_intervals(stats.bootstrap_ratios(num, den, resamples, seed), confidence)
-    nested: dict[str, Any] = {}
-    for name, interval in zip(CI_METRICS, intervals.tolist(), strict=True):
-        kind, k = parse_metric(name)
-        if k is None:
-            nested[kind] = interval
-        else:
-            nested.setdefault(kind, {})[str(k)] = interval
-    return nested
+    return nest(CI_METRICS, intervals.tolist())
 
 
 def _values(num: np.ndarray, den: np.ndarray) -> np.ndarray:
