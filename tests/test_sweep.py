@@ -115,7 +115,7 @@ def test_a_failed_trial_is_reported_and_does_not_win(demo_dataset, monkeypatch):
     def diverge(*args, **kwargs):
         raise ModelFitError("lightgcn's loss became nan at epoch 1; lower the learning rate (now 1.0) and train again.")
 
-    monkeypatch.setattr(sweep_trials, "train_and_evaluate", diverge)
+    monkeypatch.setattr(sweep_trials, "fit_trial", diverge)
     group = {"year": 2010, "seed": 0, "points": [{"lr": 1.0}], "params": [{"lr": 1.0}]}
     outcome = sweep_trials.run_trial({"trial": group}, demo_dataset, "lightgcn", "mrr", 1.0)
     assert outcome["failed"] and "loss became nan" in outcome["error"]

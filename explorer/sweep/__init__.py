@@ -1,7 +1,8 @@
 """Hyperparameter sweeps by the blind validation protocol, as Ray Tune trials.
 
 For each test year Y every grid point × seed is one trial: train on years < Y-1 and validate on Y-1
-(:func:`explorer.training.splits_of` with ``[Y-1]``, then :func:`explorer.training.train_and_evaluate`).
+(:func:`explorer.training.splits_of` with ``[Y-1]``, then a fit and an evaluation:
+:func:`explorer.sweep.trials.run_trial`).
 Trials run as Ray Tune trials (fractional CPUs, and GPUs where the cluster has some, so several share
 a machine); their results travel back to the driver, which picks the best grid point per year by the
 mean validation metric over seeds (ties: :data:`TIE_BREAK`) and, when asked, trains it on the real

@@ -16,12 +16,13 @@ import math
 import time
 from typing import Any
 
+from explorer import contract, provenance
 from explorer.errors import ExplorerError
 from explorer.evaluation import evaluate
-from explorer.models import model_class
+from explorer.models import Recommender, model_class
 from explorer.sweep.grid import metric_of
 from explorer.sweep.report import Trial, secondary_of
-from explorer.training import splits_of, train_and_evaluate
+from explorer.training import splits_of
 
 
 def score_only(model: str) -> set[str]:
@@ -65,11 +66,7 @@ def run_trial(config: dict[str, Any], dataset: Any, model: str, metric: str, cpu
     (split,) = splits_of(dataset, [group["year"] - 1])
     started = time.process_time()
     try:
-        if len(group["params"]) == 1:
-            run = train_and_evaluate(dataset, split, model, group["params"][0])
-            measured = [_measures(run.metrics, metric)]
-        else:
-            measured = _shared_fit(dataset, split, model, group["params"], metric)
+        measured = _measure_points(dataset, split, model, group["params"], metric)
     except ExplorerError as error:  # a user-level failure (e.g. a NaN loss): reported, the sweep goes on
         return {"value": float("nan"), "failed": True, "error": str(error), "seconds": time.process_time() - started}
     outcome: dict[str, Any] = {"failed": False, "error": "", "seconds": time.process_time() - started}
@@ -79,14 +76,26 @@ def run_trial(config: dict[str, Any], dataset: Any, model: str, metric: str, cpu
     return outcome
 
 
-def _shared_fit(dataset: Any, split: Any, model: str, params: list[dict[str, Any]], metric: str) -> list:
-    """Fit once with ``params[0]``, then score every point (they differ in score-only values alone)."""
+def fit_trial(dataset: Any, split: Any, model: str, params: dict[str, Any]) -> Recommender:
+    """Fit ``model`` on ``split``'s train rows as training does (device resolved first, the contract checked),
+    without what a cached run also stores (top-50 lists, explanations, its own CIs, provenance): a trial keeps
+    two numbers."""
     cls = model_class(model)
-    fitted = cls(**cls.params_for(split.year, params[0])).fit(split.train_set(dataset.friends, dataset.tagged))
+    recommender = cls(device=provenance.device_kind(cls, None), **cls.params_for(split.year, params))
+    contract.fit(recommender, split.train_set(dataset.friends, dataset.tagged))
+    return recommender
+
+
+def _measure_points(dataset: Any, split: Any, model: str, params: list[dict[str, Any]], metric: str) -> list:
+    """Fit once with ``params[0]``, then score every point (a group's points differ in score-only values alone)."""
+    cls = model_class(model)
+    fitted = fit_trial(dataset, split, model, params[0])
+    score = contract.scorer(fitted)
     measured = []
-    for point in params:
-        fitted.params = cls.params_for(split.year, point)
-        measured.append(_measures(evaluate(fitted.score, split).metrics, metric))
+    for n, point in enumerate(params):
+        if n:
+            fitted.params = cls.params_for(split.year, point)
+        measured.append(_measures(evaluate(score, split).metrics, metric))
     return measured
 
 
