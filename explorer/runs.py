@@ -174,11 +174,16 @@ class _Reader:
 
     def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
         self.folder, self.manifest = folder, manifest
+        self._verified: set[str] = set()  # lookups.npz serves three parts: its checksum is computed once
 
     def _checked(self, name: str) -> Path:
         path = self.folder / name
-        if _sha256(path) != self.manifest[name]["sha256"]:
-            raise CacheError(f"The cached run {self.folder.name} is corrupted ({name} does not match its checksum).")
+        if name not in self._verified:
+            if _sha256(path) != self.manifest[name]["sha256"]:
+                raise CacheError(
+                    f"The cached run {self.folder.name} is corrupted ({name} does not match its checksum)."
+                )
+            self._verified.add(name)
         return path
 
     def __call__(self, name: str) -> Any:
