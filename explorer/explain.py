@@ -155,11 +155,7 @@ def explain(
         found = np.flatnonzero(stored.users == user)
         if len(found):
             return explanation_of(stored, int(found[0]), run.model, split.year, dataset, top=top)
-    row = np.searchsorted(run.test_users, user)
-    if row < len(run.test_users) and run.test_users[row] == user and top <= run.top_items.shape[1]:
-        items = run.top_items[row, :top]
-    else:
-        items = top_lists(run, split, np.array([user]), top)[0]
+    items = top_lists(run, split, np.array([user]), top)[0]  # a test user's stored list, else scored
     reasons = reason_ids(run, split, dataset, np.array([user]), items[None, :], per_item)
     return explanation_of(reasons, 0, run.model, split.year, dataset)
 
