@@ -168,6 +168,10 @@ def neighbour_overlap(
         raise ParameterError(f"k must be between 1 and 200, got {k}.")
     keys = year_keys(dataset, model, years, root)
     arrays = _stored(_path(keys, root, kind="overlap", k=int(k)), lambda: _compute_overlap(keys, int(k), root), None)
+    return _overlap_table(keys, arrays)
+
+
+def _overlap_table(keys: dict[int, str], arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     table = pd.DataFrame({"artistID": arrays["ids"], "listeners": arrays["listeners"]})
     for column, name in enumerate(pair_names(tuple(keys))):
         table[name] = arrays["overlap"][:, column]
@@ -195,6 +199,12 @@ def most_moved(
     heard artist's vector rests on a few users, so its neighbourhood changes by chance more often.
     """
     table = neighbour_overlap(dataset, model, k=k, years=years, root=root)
+    return _most_moved(dataset, table, years, top, min_listeners)
+
+
+def _most_moved(
+    dataset: Dataset, table: pd.DataFrame, years: Sequence[int], top: int, min_listeners: int
+) -> pd.DataFrame:
     pairs = pair_names(sorted({int(y) for y in years}))
     table = table[table["listeners"] >= min_listeners].dropna(subset=pairs)
     table = table.assign(mean_overlap=table[pairs].mean(axis=1))
@@ -222,9 +232,8 @@ def stored_most_moved(
         ParameterError: see :func:`year_keys`.
     """
     keys = year_keys(dataset, model, years, root)
-    if _read(_path(keys, root, kind="overlap", k=int(k))) is None:
-        return None
-    return most_moved(dataset, model, k=k, top=top, min_listeners=min_listeners, years=years, root=root)
+    arrays = _read(_path(keys, root, kind="overlap", k=int(k)))
+    return None if arrays is None else _most_moved(dataset, _overlap_table(keys, arrays), years, top, min_listeners)
 
 
 def neighbours_by_year(
@@ -294,16 +303,7 @@ def _compute_overlap(keys: dict[int, str], k: int, root: Path | None) -> dict[st
         overlap[np.searchsorted(ids, shared), column] = kept
     last_ids, last = loaded[-1].state["item_ids"], loaded[-1].state["popularity"]
     at = np.minimum(np.searchsorted(last_ids, ids), len(last_ids) - 1)
-    every = spaces[0][0]
-    for artist_ids, _ in spaces[1:]:
-        every = np.intersect1d(every, artist_ids)
-    return {
-        "ids": ids,
-        "overlap": overlap,
-        "listeners": np.where(last_ids[at] == ids, last[at], 0).astype(np.int64),
-        "counts": np.array([len(artist_ids) for artist_ids, _ in spaces], dtype=np.int64),
-        "shared_all_years": np.array(len(every), dtype=np.int64),
-    }
+    return {"ids": ids, "overlap": overlap, "listeners": np.where(last_ids[at] == ids, last[at], 0).astype(np.int64)}
 
 
 def _maps(model: str, years: tuple[int, ...], arrays: dict[str, np.ndarray]) -> AlignedMaps:
