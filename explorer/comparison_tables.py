@@ -40,7 +40,7 @@ def tidy(result: dict) -> pd.DataFrame:
 
     For the family's metrics ``p_vs_best`` is the adjusted p of the model against that year's best model and
     ``group`` is True when the family's test cannot tell it apart from the best (see
-    :func:`explorer.comparison.leaderboard`); metrics reported without tests (``values``) leave them empty.
+    :func:`explorer.decisions.leaderboard`); metrics reported without tests (``values``) leave them empty.
     A year a model lacks is a row with ``missing`` True and no value.
     """
     extra = [metric for metric in result.get("values", []) if metric not in result["metrics"]]
