@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from app.state import column_grid, load_run, setting_label, splits
+from app.state import column_grid, load_run, splits, with_settings
 from explorer import comparison, multiple, pair_store, reports, runs, stats, summaries
 from explorer.cohorts import COHORTS, assign, cohort_metrics
 from explorer.data import Dataset
@@ -31,18 +30,6 @@ from explorer.training import Run
 FAMILY_METRICS = ("recall@10", "mrr", "ndcg@10")  # the page's one family: every pair × these × the years
 TABLE_METRICS = tuple(comparison.CI_METRICS)  # reported with CIs (no tests) in the detailed tables
 TESTS = {"signflip": "sign-flip + Holm", "tukey": "Tukey HSD"}
-
-
-def with_settings(table: pd.DataFrame) -> pd.DataFrame:
-    """The cache table with ``setting`` (the hyperparameters that differ from the defaults, the seed left out:
-    seeds of one setting are one setting) and ``seed`` columns."""
-    params = [comparison.without_seed(json.loads(text)) for text in table["params"]]
-    seeds = [seed_of(json.loads(text)) for text in table["params"]]
-    settings = [
-        setting_label(model, json.dumps(values), year)
-        for model, values, year in zip(table["model"], params, table["year"], strict=True)
-    ]
-    return table.assign(setting=settings, seed=pd.array(seeds, dtype="Int64"))
 
 
 def default_seed(model: str, year: int) -> int | None:

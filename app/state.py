@@ -19,7 +19,7 @@ from app.text import literal
 from explorer import plugins, recommend, runs
 from explorer.data import DATA_DIR_ENV, Dataset, load_dataset
 from explorer.errors import ExplorerError
-from explorer.models import model_class, model_names
+from explorer.models import model_class, model_names, seed_of
 from explorer.protocol import DEFAULT_YEARS, Split
 from explorer.training import Run, splits_of
 
@@ -226,6 +226,23 @@ def setting_label(model: str, params_json: str, year: int) -> str:
         defaults = {}
     changed = [f"{k}={v}" for k, v in params.items() if defaults.get(k) != v]
     return ", ".join(changed) or "defaults"
+
+
+def with_settings(table: pd.DataFrame) -> pd.DataFrame:
+    """The cache table with ``setting`` (the hyperparameters that differ from the defaults, the seed left out:
+    seeds of one setting are one setting) and ``seed`` columns."""
+    params = [_without_seed(json.loads(text)) for text in table["params"]]
+    seeds = [seed_of(json.loads(text)) for text in table["params"]]
+    settings = [
+        setting_label(model, json.dumps(values), year)
+        for model, values, year in zip(table["model"], params, table["year"], strict=True)
+    ]
+    return table.assign(setting=settings, seed=pd.array(seeds, dtype="Int64"))
+
+
+def _without_seed(params: dict) -> dict:
+    """``params`` without the seed (``seed``, or an ensemble member's ``gcn_seed``, …): one setting's seeds."""
+    return {name: value for name, value in params.items() if name != "seed" and not name.endswith("_seed")}
 
 
 def column_grid(count: int, per_row: int) -> list:

@@ -58,11 +58,6 @@ def check_metrics(metrics: Sequence[str]) -> list[str]:
     return names
 
 
-def without_seed(params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` without the seed (``seed``, or an ensemble member's ``gcn_seed``, …): one setting's seeds."""
-    return {name: value for name, value in params.items() if name != "seed" and not name.endswith("_seed")}
-
-
 def _by_year(model_runs: Sequence[Run]) -> dict[int, list[Run]]:
     grouped: dict[int, list[Run]] = {}
     for run in model_runs:

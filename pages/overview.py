@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from app.metrics_data import with_settings
-from app.state import cached_runs, page_start
+from app.state import cached_runs, page_start, with_settings
 from app.text import literal
 from explorer import overview
 from explorer.models import model_names

@@ -557,7 +557,7 @@ def test_train_page_marks_stale_runs_deletes_them_and_shows_a_run_card(monkeypat
 
 def test_an_ensembles_seeds_are_one_setting_on_the_metrics_page():
     """lightgcn-ease's runs differ only in their members' seed (``gcn_seed``): one setting, pooled like any seeds."""
-    from app.metrics_data import with_settings
+    from app.state import with_settings
     from explorer.models import model_class
 
     tuned = model_class("lightgcn-ease").params_for(2010)
