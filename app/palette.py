@@ -33,8 +33,3 @@ def model_colour(model: str) -> str:
         return MODEL_COLOURS[model]
     digest = int(hashlib.sha256(model.encode()).hexdigest(), 16)
     return SPARE_COLOURS[digest % len(SPARE_COLOURS)]
-
-
-def model_colours(models: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``{model: colour}`` for plotly's ``color_discrete_map``."""
-    return {model: model_colour(model) for model in models}

@@ -121,11 +121,9 @@ def page_start(title: str, question: str | None = None) -> Dataset:
     return dataset
 
 
-def runs_or_stop(dataset: Dataset, what: str = "for this data set", *, with_embeddings: bool = False) -> pd.DataFrame:
-    """The cached runs of ``dataset`` (only those with embeddings, if asked), or a note linking to Train."""
+def runs_or_stop(dataset: Dataset, what: str = "for this data set") -> pd.DataFrame:
+    """The cached runs of ``dataset``, or a note linking to Train."""
     table = cached_runs(dataset)
-    if with_embeddings:
-        table = table[table["model"] != "popularity"]
     if table.empty:
         no_runs_note(what)
     return table
@@ -251,22 +249,6 @@ def column_grid(count: int, per_row: int) -> list:
     return [column for row in rows for column in row][:count]
 
 
-def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Let the user pick one hyperparameter setting per model; returns the matching rows of ``table``."""
-    chosen = []
-    models = list(dict.fromkeys(table["model"]))
-    if not models:
-        return table.iloc[0:0]
-    for column, model in zip(column_grid(len(models), 5), models, strict=True):
-        settings = list(dict.fromkeys(table.loc[table["model"] == model, "setting"]))
-        settings.sort(key=lambda s: s != "defaults")  # defaults first when present
-        picked = column.selectbox(model, settings, key=f"{key}_{model}", help="hyperparameters of the cached runs")
-        chosen.append(table[(table["model"] == model) & (table["setting"] == picked)])
-    return pd.concat(chosen).sort_values(
-        ["model", "year"], key=lambda c: c.map(model_names().index) if c.name == "model" else c
-    )
-
-
 def runs_of(rows: pd.DataFrame) -> list[Run]:
     """Load the runs of the given cache-table rows; unreadable ones are named in a warning and left out."""
     loaded = []
@@ -287,11 +269,6 @@ def no_runs_note(what: str) -> None:
     st.stop()
 
 
-def run_token(run: Run) -> str:
-    """What identifies a loaded run's contents: its cache key and when it was trained."""
-    return f"{run.key}@{run.created}"
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def _user_options(fingerprint: str, year: int, _split: Split) -> pd.DataFrame:  # noqa: ARG001 - the key
     return recommend.user_options(_split)
@@ -300,16 +277,6 @@ def _user_options(fingerprint: str, year: int, _split: Split) -> pd.DataFrame:  
 def user_options(dataset: Dataset, split: Split) -> pd.DataFrame:
     """:func:`explorer.recommend.user_options`, computed once per data set and test year."""
     return _user_options(dataset.fingerprint, split.year, split)
-
-
-@st.cache_data(max_entries=32, show_spinner="Comparing every test user's lists…")
-def _disagreement(tokens: tuple[str, ...], year: int, n: int, _runs: list[Run], _split: Split) -> pd.DataFrame:  # noqa: ARG001
-    return recommend.disagreement(_runs, _split, n=n)
-
-
-def disagreement(chosen: list[Run], split: Split, n: int = 10) -> pd.DataFrame:
-    """:func:`explorer.recommend.disagreement` (every test user's top lists), once per runs and year."""
-    return _disagreement(tuple(run_token(run) for run in chosen), split.year, n, list(chosen), split)
 
 
 def address_keeping_data(**query: object) -> str:
