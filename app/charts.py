@@ -25,7 +25,6 @@ def tidy(figure: go.Figure, height: int = 340) -> go.Figure:
     return figure
 
 
-_tidy = tidy
 
 
 def _colour(model: str) -> str:
@@ -102,7 +101,7 @@ def recall_by_year(curve: pd.DataFrame, k: int) -> go.Figure:
     figure.update_xaxes(tickvals=sorted(rows["year"].unique()), title="test year")
     figure.update_yaxes(title=f"Recall@{k}")
     figure.update_layout(title=f"Recall@{k} by test year (95% CI)")
-    return _tidy(figure, _legend_height(len(models)))
+    return tidy(figure, _legend_height(len(models)))
 
 
 def recall_by_k(curve: pd.DataFrame, year: int) -> go.Figure:
@@ -112,7 +111,7 @@ def recall_by_k(curve: pd.DataFrame, year: int) -> go.Figure:
     figure.update_xaxes(type="log", tickvals=sorted(rows["K"].unique()), title="K")
     figure.update_yaxes(title="Recall@K")
     figure.update_layout(title=f"Recall@K in {year} (95% CI)")
-    return _tidy(figure, _legend_height(rows["model"].nunique()))
+    return tidy(figure, _legend_height(rows["model"].nunique()))
 
 
 def losses(table: pd.DataFrame) -> go.Figure:
@@ -135,7 +134,7 @@ def losses(table: pd.DataFrame) -> go.Figure:
             )
     _year_keys(figure, years, dashes=True)
     figure.update_layout(title="Training loss (BPR) per epoch", xaxis_title="epoch", yaxis_title="loss")
-    return _tidy(figure, _legend_height(table["model"].nunique() + len(years)))
+    return tidy(figure, _legend_height(table["model"].nunique() + len(years)))
 
 
 def _by_model_and_year(rows: pd.DataFrame, x: str, y: str, *, errors: bool = False, **trace: object) -> go.Figure:
@@ -183,7 +182,7 @@ def fit_times(timing: pd.DataFrame) -> go.Figure:
     figure.update_xaxes(type="log", title="fit seconds (log scale)")
     figure.update_yaxes(categoryorder="array", categoryarray=order[::-1], title="")
     figure.update_layout(title="Fit time per model and test year")
-    return _tidy(figure, max(300, 26 * len(order) + 120))
+    return tidy(figure, max(300, 26 * len(order) + 120))
 
 
 def overlap(matrix: pd.DataFrame) -> go.Figure:
@@ -193,7 +192,7 @@ def overlap(matrix: pd.DataFrame) -> go.Figure:
     )
     figure = go.Figure(heatmap.update(texttemplate="%{z:.2f}", hovertemplate="%{y} · %{x}: %{z:.2f}<extra></extra>"))
     figure.update_yaxes(autorange="reversed")  # the first model on top, as in the table
-    return _tidy(figure, 80 + 45 * len(matrix))
+    return tidy(figure, 80 + 45 * len(matrix))
 
 
 def cohort_bars(rows: pd.DataFrame, metric: str, family: str) -> go.Figure:
@@ -215,7 +214,7 @@ def cohort_bars(rows: pd.DataFrame, metric: str, family: str) -> go.Figure:
     )
     figure.update_layout(barmode="group", title=f"{metric} by {family} cohort (95% CI over the cohort's users)")
     figure.update_yaxes(title=metric)
-    return _tidy(figure, _legend_height(shown["model"].nunique(), 380))
+    return tidy(figure, _legend_height(shown["model"].nunique(), 380))
 
 
 def pair_differences(rows: pd.DataFrame, a: str, b: str) -> go.Figure:
@@ -257,7 +256,7 @@ def pair_differences(rows: pd.DataFrame, a: str, b: str) -> go.Figure:
     figure.update_layout(
         title=f"{_name(a)} − {_name(b)} per test year", legend={"orientation": "h", "y": -0.15, "x": 0}
     )
-    _tidy(figure, 400)
+    tidy(figure, 400)
     figure.update_layout(margin={"t": 80})  # the title above the panels' own titles
     return figure
 
@@ -275,4 +274,4 @@ def accuracy_vs_novelty(rows: pd.DataFrame) -> go.Figure:
     figure.update_layout(title="Accuracy vs novelty: each model's path over the test years")
     figure.update_xaxes(title="novelty (mean self-information of the top 10, bits)")
     figure.update_yaxes(title="Recall@10")
-    return _tidy(figure, _legend_height(rows["model"].nunique() + rows["year"].nunique() + 1, 420))
+    return tidy(figure, _legend_height(rows["model"].nunique() + rows["year"].nunique() + 1, 420))
