@@ -25,8 +25,6 @@ def tidy(figure: go.Figure, height: int = 340) -> go.Figure:
     return figure
 
 
-
-
 def _colour(model: str) -> str:
     return model_colour(REFERENCE_OF.get(model, model))
 
