@@ -148,11 +148,13 @@ def _held_out_ranks(ids: tuple[str, ...], year: int, user: int, _runs: list[Run]
     return recommend.held_out_ranks(_runs, user)
 
 
-def held_out_ranks(dataset: Dataset, split: Split, chosen: Sequence[Run], user: int) -> pd.DataFrame:
-    """``name`` and one rank column per model for each held-out artist (NaN where no model can rank it)."""
-    held = recommend.held_out(dataset, split, user)[["artistID", "name"]]
+def held_out_ranks(held: pd.DataFrame, split: Split, chosen: Sequence[Run], user: int) -> pd.DataFrame:
+    """``name`` and one rank column per model for each held-out artist (NaN where no model can rank it).
+
+    ``held`` is the user's :func:`explorer.recommend.held_out` table, which the page has already read.
+    """
     ranks = _held_out_ranks(content_ids(chosen), split.year, int(user), list(chosen))
-    table = held.merge(ranks, on="artistID", how="left").drop(columns="artistID")
+    table = held[["artistID", "name"]].merge(ranks, on="artistID", how="left").drop(columns="artistID")
     return table.astype({run.model: float for run in chosen if run.model in table})
 
 

@@ -102,7 +102,7 @@ if focused:
 compare_view.show_lists(lists)
 
 st.subheader("Rank of every held-out artist under every model")
-compare_view.rank_table(held_out_ranks(dataset, split, shown, user))
+compare_view.rank_table(held_out_ranks(held, split, shown, user))
 st.caption(
     "Best-ranked first; empty where the artist was never seen in training (no model can rank it). Lower is better."
 )
