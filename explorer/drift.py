@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from filelock import FileLock
 
 from explorer import runs
 from explorer.aligned_layout import EPOCHS, aligned_layout
+from explorer.atomic import atomic_write
 from explorer.data import Dataset
 from explorer.errors import ParameterError
 from explorer.models import ProgressCallback, model_class
@@ -357,14 +356,5 @@ def _read(path: Path) -> dict[str, np.ndarray] | None:
 
 
 def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    descriptor, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(scratch, 0o644)
-        os.replace(scratch, path)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, binary=True, durable=True, mode=0o644) as handle:
+        np.savez(handle, **arrays)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from explorer.atomic import atomic_write
 from explorer.training import Run
 
 STORE_VERSION = 1  # bump when a record's meaning changes: older records are then simply not found
@@ -76,14 +75,8 @@ class PairStore:
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        handle, scratch = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(handle, "w") as out:
-                json.dump(record, out)
-            os.replace(scratch, self.folder / f"{key}.json")
-        except BaseException:
-            Path(scratch).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.folder / f"{key}.json") as out:
+            json.dump(record, out)
         self.writes += 1
 
     def clear(self) -> int:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pandas as pd
 from filelock import FileLock
 
 from explorer import runs
+from explorer.atomic import atomic_write
 from explorer.errors import CacheError, ParameterError
 from explorer.models import ProgressCallback, model_class
 from explorer.neighbours import nearest_neighbors
@@ -193,20 +192,11 @@ def _read(path: Path) -> Points | None:
 def _write(path: Path, points: Points) -> None:
     """Store atomically: a temporary file in the same folder, flushed, then renamed over ``path``."""
     is_user, ids, xy = points
-    descriptor, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "wb") as handle:
+        with atomic_write(path, binary=True, durable=True, mode=0o644) as handle:  # 0o644: like the run's files
             np.savez(handle, is_user=is_user, id=ids, xy=xy)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(scratch, 0o644)  # like the run's other files (mkstemp makes it private)
-        os.replace(scratch, path)
     except OSError as error:  # e.g. the run was deleted meanwhile: the map is still returned
-        Path(scratch).unlink(missing_ok=True)
         logger.warning("Could not store the map %s (%s).", path.name, error)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
 
 
 def _frame(is_user: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> pd.DataFrame:

@@ -14,12 +14,11 @@ its chosen value: the line through the choice along which it is bracketed (or no
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from explorer.atomic import atomic_write
 from explorer.errors import ParameterError
 from explorer.models import model_class
 from explorer.models.tuned import record_path
@@ -169,15 +168,9 @@ def record_sweep(result: SweepResult, request: Plan, command: str, root: Path | 
 
 def _write(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=1)
-            stream.write("\n")
-        os.replace(scratch, path)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as stream:
+        json.dump(document, stream, indent=1)
+        stream.write("\n")
 
 
 def command_line(args: Any, years: Sequence[int]) -> str:

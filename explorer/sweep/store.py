@@ -8,14 +8,13 @@ history never shows up as a run.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
 from explorer import runs
+from explorer.atomic import atomic_write
 from explorer.errors import ParameterError
 from explorer.sweep.report import SweepResult
 
@@ -37,16 +36,8 @@ def save(result: SweepResult, root: Path | None = None) -> str:
         name = re.sub(r"[^a-z0-9-]+", "-", result.model.lower()).strip("-") or "model"
         result.id = f"{stamp}-{name}-{uuid.uuid4().hex[:6]}"
     target = folder(root) / f"{result.id}.json"
-    handle, scratch = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(result.as_json(), stream, indent=1)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(scratch, target)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
+    with atomic_write(target, durable=True) as stream:
+        json.dump(result.as_json(), stream, indent=1)
     return result.id
 
 
