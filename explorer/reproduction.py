@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorer import provenance, runs
+from explorer import provenance, run_index, runs
 from explorer.data import Dataset, load_dataset
 from explorer.errors import DataError, ParameterError
 from explorer.evaluation import parse_metric
@@ -136,8 +136,7 @@ def differences(run: Run, device: str) -> list[str]:
     found = []
     if run.code.get("fingerprint") != provenance.code_fingerprint(model_class(run.model)):
         found.append("the code differs from the code that made the run")
-    stored, now = provenance.key_versions(run.versions), provenance.key_versions(provenance.library_versions())
-    found += [f"{name} {stored[name]} then, {now[name]} now" for name in stored if stored[name] != now[name]]
+    found += [f"{name} {then} then, {now} now" for name, then, now in run_index.version_changes(run.versions)]
     if device != run.device:
         found.append(f"trained on {run.device} then, reproduced on {device} now")
     return found

@@ -79,9 +79,14 @@ def staleness(config: dict[str, Any]) -> str | None:
         return None
     if config["code"]["fingerprint"] != provenance.code_fingerprint(cls):
         return "the code changed"
-    stored, now = provenance.key_versions(config["versions"]), provenance.key_versions(provenance.library_versions())
-    changed = [f"{name} {stored[name]} → {now[name]}" for name in stored if stored[name] != now[name]]
+    changed = [f"{name} {then} → {now}" for name, then, now in version_changes(config["versions"])]
     return f"other library versions ({', '.join(changed)})" if changed else None
+
+
+def version_changes(versions: dict[str, str]) -> list[tuple[str, str, str]]:
+    """``(library, version then, version now)`` for each library that shapes a run's numbers and changed since."""
+    stored, now = provenance.key_versions(versions), provenance.key_versions(provenance.library_versions())
+    return [(name, stored[name], now[name]) for name in stored if stored[name] != now[name]]
 
 
 def status(config: dict[str, Any]) -> str:
