@@ -7,12 +7,11 @@ per year. Figures are pure functions of their inputs; the pages cache them (``ap
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import plotly.graph_objects as go
 
 from app.palette import model_colour
+from app.text import plotly_text
 
 YEAR_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 YEAR_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
@@ -27,10 +26,6 @@ def tidy(figure: go.Figure, height: int = 340) -> go.Figure:
 
 def _colour(model: str) -> str:
     return model_colour(REFERENCE_OF.get(model, model))
-
-
-def _name(model: str) -> str:
-    return html.escape(str(model), quote=False)  # plotly draws <b>, <br> in names: a plugin's name shows as written
 
 
 def _legend_height(entries: int, least: int = 360) -> int:
@@ -79,12 +74,12 @@ def _lines(rows: pd.DataFrame, x: str, y: str, offsets: dict[str, float] | None 
                 x=group[x] + shift,
                 y=group[y],
                 mode="lines+markers",
-                name=_name(model),
+                name=plotly_text(model),
                 line={"color": _colour(model), "dash": "dot" if model in REFERENCE_OF else "solid"},
                 marker={"color": _colour(model), "size": 7},
                 error_y=_errors(group, y),
                 customdata=group[x],
-                hovertemplate=f"{_name(model)} · %{{customdata}}: %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"{plotly_text(model)} · %{{customdata}}: %{{y:.4f}}<extra></extra>",
             )
         )
     return traces
@@ -123,11 +118,11 @@ def losses(table: pd.DataFrame) -> go.Figure:
                     x=run["epoch"],
                     y=run["loss"],
                     mode="lines",
-                    name=_name(model),
+                    name=plotly_text(model),
                     legendgroup=model,
                     showlegend=bool(year == group["year"].min()),
                     line={"color": _colour(model), "dash": YEAR_DASHES[years.index(year) % len(YEAR_DASHES)]},
-                    hovertemplate=f"{_name(model)} {year} · epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+                    hovertemplate=f"{plotly_text(model)} {year} · epoch %{{x}}: %{{y:.4f}}<extra></extra>",
                 )
             )
     _year_keys(figure, years, dashes=True)
@@ -148,7 +143,7 @@ def _by_model_and_year(rows: pd.DataFrame, x: str, y: str, *, errors: bool = Fal
             go.Scatter(
                 x=group[x],
                 y=group[y],
-                name=_name(model),
+                name=plotly_text(model),
                 marker={
                     "color": _colour(model),
                     "size": 11,
@@ -202,10 +197,10 @@ def cohort_bars(rows: pd.DataFrame, metric: str, family: str) -> go.Figure:
             go.Bar(
                 x=group["cohort"],
                 y=group["value"],
-                name=_name(model),
+                name=plotly_text(model),
                 marker_color=_colour(model),
                 error_y=_errors(group, "value"),
-                hovertemplate=f"{_name(model)} · %{{x}}: %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"{plotly_text(model)} · %{{x}}: %{{y:.4f}}<extra></extra>",
             )
             for model, group in shown.groupby("model", sort=False)
         ]
@@ -252,7 +247,7 @@ def pair_differences(rows: pd.DataFrame, a: str, b: str) -> go.Figure:
         figure.add_hline(y=0, line_dash="dot", line_color="#555555", row=1, col=column)
         figure.update_xaxes(tickvals=sorted(part["year"].unique()), row=1, col=column)
     figure.update_layout(
-        title=f"{_name(a)} − {_name(b)} per test year", legend={"orientation": "h", "y": -0.15, "x": 0}
+        title=f"{plotly_text(a)} − {plotly_text(b)} per test year", legend={"orientation": "h", "y": -0.15, "x": 0}
     )
     tidy(figure, 400)
     figure.update_layout(margin={"t": 80})  # the title above the panels' own titles

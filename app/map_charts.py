@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.palette import model_colour
-from app.text import plotly_literal
+from app.text import plotly_literal, plotly_text
 
 # Light tones, far from every model colour and from the black marks; one per common tag, in the data set's order.
 TAG_PALETTE = (
@@ -122,7 +122,7 @@ def _background(points: pd.DataFrame, colour: str, order: Sequence[str], dimmed:
                     y=points["y"].to_numpy()[rows],
                     hovertext=hover[rows],
                     marker={**style, "color": group_colour},
-                    name=plotly_literal([group])[0],
+                    name=plotly_text(group),
                     legendgroup=group,
                     **common,
                 )
@@ -146,7 +146,7 @@ def _mark_traces(points: pd.DataFrame, marks: Sequence[Mark], legend: bool = Tru
                 text=rows["name"].astype(str).to_numpy() if mark.named else None,  # WebGL text: drawn as written
                 textposition="top center",
                 textfont={"size": 11, "color": DARK},
-                name=plotly_literal([mark.label])[0],
+                name=plotly_text(mark.label),
                 legendgroup=f"mark {mark.label}",
                 showlegend=legend,
                 hovertext=_hover(rows),

@@ -30,7 +30,12 @@ def literal(text: object) -> str:
 
 def plotly_literal(values: pd.Series | np.ndarray | list) -> np.ndarray:
     """Each value HTML-escaped: plotly draws ``<b>``, ``<a href>``, ``<br>`` in labels; entities show verbatim."""
-    return np.array([html.escape(str(value), quote=False) for value in values], dtype=object)
+    return np.array([plotly_text(value) for value in values], dtype=object)
+
+
+def plotly_text(value: object) -> str:
+    """One label for plotly, HTML-escaped (see :func:`plotly_literal`)."""
+    return html.escape(str(value), quote=False)
 
 
 def web_url(url: object) -> str | None:
