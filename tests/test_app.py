@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -15,13 +14,9 @@ from app.text import literal
 from explorer import runs
 from explorer.models import model_names
 from explorer.training import splits_of
+from tests.apptest import APP, HANG_GUARD_S, open_page, serve
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
 # Small, fast settings: the app shows whatever is cached.
-# A hang guard, not a speed test: a script run on a busy 2-core machine (UMAP compiling, other work)
-# may take minutes; how fast the pages are is measured in benchmarks/.
-HANG_GUARD_S = 900
 SETTINGS = {"popularity": {}, "cmf": {"k": 8}, "lightgcn": {"epochs": 20}, "lightgcn-social": {"epochs": 20}}
 
 
@@ -37,19 +32,7 @@ def app_cache(tmp_path_factory, demo_dataset):
 
 @pytest.fixture
 def demo_app(monkeypatch, demo_dir, app_cache):
-    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(app_cache))
-
-
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=HANG_GUARD_S)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    if page != "pages/overview.py":
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    serve(monkeypatch, demo_dir, app_cache)
 
 
 def frame_with(at: AppTest, *columns: str):
@@ -136,8 +119,7 @@ def test_demo_choice_survives_page_switches_reloads_and_shared_links(no_data_any
 
 
 def test_pages_without_runs_point_to_train(monkeypatch, demo_dir, tmp_path):
-    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "empty-cache"))
+    serve(monkeypatch, demo_dir, tmp_path / "empty-cache")
     for page in ("pages/metrics.py", "pages/compare.py", "pages/embeddings.py"):
         at = open_page(page)
         assert any("No cached run" in i.value for i in at.info), page
@@ -214,8 +196,7 @@ def test_a_corrupted_run_is_a_warning_not_a_traceback(monkeypatch, demo_dir, app
     )
     with open(victim / "embeddings.npz", "ab") as handle:
         handle.write(b"x")
-    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    serve(monkeypatch, demo_dir, cache)
     at = open_page("pages/metrics.py")
     assert any("corrupted" in w.value for w in at.warning)
 
@@ -327,8 +308,7 @@ def test_metrics_page_shows_the_mean_of_the_cached_seeds_and_their_sd(
     cache = shutil.copytree(app_cache, tmp_path / "cache")
     for split in splits_of(demo_dataset, [2009, 2010]):
         runs.run_for(demo_dataset, split, "cmf", {"k": 8, "seed": 2}, root=cache)
-    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    serve(monkeypatch, demo_dir, cache)
     at = open_page("pages/metrics.py")
     assert at.toggle(key="metrics_setting_seeds").value
     cells = re.findall(r'title="cmf (\d{4}):[^"]*"', leaderboard_html(at))
@@ -377,8 +357,7 @@ def test_train_page_lists_past_sweeps_and_reopens_one_with_its_one_parameter_cha
 ):
     cache = tmp_path / "cache"
     stored_sweep(cache, demo_dataset.fingerprint, "ease", {"reg": [100.0, 300.0, 1000.0]}, [None])
-    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    serve(monkeypatch, demo_dir, cache)
     at = open_page("pages/train.py")
     history = frame_with(at, "finished", "model", "test years", "best on validation")
     assert list(history["model"]) == ["ease"]
@@ -407,8 +386,7 @@ def test_a_read_only_server_offers_no_training_sweep_or_deletion_on_any_page(
 
     cache = shutil.copytree(app_cache, tmp_path / "cache")
     stored_sweep(cache, demo_dataset.fingerprint, "lightgcn", {"lr": [0.01, 0.05]}, [0, 1])
-    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    serve(monkeypatch, demo_dir, cache)
     monkeypatch.setenv("EXPLORER_READ_ONLY", "1")
     before = runs_and_sweeps(cache)
     for page in READ_ONLY_PAGES:  # every button of every page, by its label and key
@@ -535,8 +513,7 @@ def test_train_page_marks_stale_runs_deletes_them_and_shows_a_run_card(monkeypat
     older = train_and_evaluate(demo_dataset, split, "popularity")
     older.code = {**older.code, "fingerprint": "0" * 24}  # as if made by other code
     runs.save(older, cache)
-    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(cache))
+    serve(monkeypatch, demo_dir, cache)
     at = open_page("pages/train.py")
     table = frame_with(at, "model", "setting", "year", "status")
     assert sorted(table["status"]) == ["", runs.STALE]

@@ -6,7 +6,6 @@ an artist's neighbours; the default run; the Across-years view, computed only on
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,10 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import drift, projection, runs, similar
 from explorer.training import splits_of
+from tests.apptest import open_page, serve
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
-HANG_GUARD_S = 900  # a hang guard, not a speed test (timings live in benchmarks/page_cpu.py)
 MAPPED = "als"  # a fast factor model: the maps use it, for every year (its default setting)
 SETTINGS_2010 = {"popularity": {}, "friends-pop": {}, "itemknn": {}, "lightgcn-ease": {"gcn_epochs": 5}}
 KINDS = {"itemknn": "decomposition", "friends-pop": "friends", MAPPED: "similarity", "lightgcn-ease": "ensemble"}
@@ -41,8 +38,7 @@ def users_cache(tmp_path_factory, demo_dataset):
 
 @pytest.fixture
 def users_app(monkeypatch, demo_dir, users_cache):
-    monkeypatch.setenv("LASTFM_DATA_DIR", str(demo_dir))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(users_cache))
+    serve(monkeypatch, demo_dir, users_cache)
     monkeypatch.delenv("EXPLORER_READ_ONLY", raising=False)
     return users_cache
 
@@ -50,16 +46,6 @@ def users_app(monkeypatch, demo_dir, users_cache):
 @pytest.fixture(scope="module")
 def split_2010(demo_dataset):
     return splits_of(demo_dataset, [2010])[0]
-
-
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=HANG_GUARD_S)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def shown(element) -> pd.DataFrame:
