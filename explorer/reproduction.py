@@ -26,7 +26,7 @@ from explorer.data import Dataset, load_dataset
 from explorer.errors import DataError, ParameterError
 from explorer.evaluation import parse_metric
 from explorer.lookups import metric_names
-from explorer.models import ProgressCallback, model_class
+from explorer.models import ProgressCallback, model_class, seed_names, seed_of
 from explorer.training import Run, splits_of
 
 PLUGINS_ENV = "EXPLORER_PLUGINS"
@@ -80,7 +80,7 @@ def card(key: str, root: Path | None = None) -> dict[str, Any]:
         "model": config["model"],
         "params": config["params"],
         "year": config["year"],
-        "seed": config["params"].get("seed"),
+        "seed": seed_of(config["params"]),
         "device": device,
         "data": dict(config["data"]),
         "code": {"fingerprint": code.get("fingerprint"), "files": code.get("files", [])},
@@ -184,13 +184,12 @@ def reproduce(
             "seed_sd": None,
             "extra_seeds": [],
         }
-        if not identical and "seed" in run.params:
-            seeds = [int(run.params["seed"]) + i for i in range(1, extra_seeds + 1)]
+        if not identical and run.seed is not None:
+            seeds = [int(run.seed) + i for i in range(1, extra_seeds + 1)]
             values = [reproduced]
             for seed in seeds:
-                other = runs.run_for(
-                    dataset, split, run.model, {**run.params, "seed": seed}, device=device, root=Path(scratch)
-                )
+                params = {**run.params, **dict.fromkeys(seed_names(run.model), seed)}
+                other = runs.run_for(dataset, split, run.model, params, device=device, root=Path(scratch))
                 values.append(flat_metrics(other.metrics))
             result["extra_seeds"] = seeds
             result["seed_sd"] = {m: float(np.std([v[m] for v in values], ddof=1)) for m in original}
