@@ -48,13 +48,31 @@ class Phases:
         return time.monotonic() - self.started
 
     def report(self, done: int, total: int, phase: str) -> None:
+        with self._lock:
+            self._emit(done, total, phase)
+
+    def _emit(self, done: int, total: int, phase: str) -> None:
+        """Call ``progress``; the caller holds the lock."""
         if self.progress is None:
             return
+        if self._with_phase:
+            self.progress(done, total, phase=phase, elapsed=self.elapsed())
+        else:
+            self.progress(done, total)
+
+    def _tick(self, phase: str) -> None:
+        """One tick of the starting phase, unless trials began meanwhile (checked under the lock, so a
+        late tick can never follow a trials report)."""
         with self._lock:
-            if self._with_phase:
-                self.progress(done, total, phase=phase, elapsed=self.elapsed())
-            else:
-                self.progress(done, total)
+            if not self._running.is_set():
+                self._emit(0, self.total, phase)
+
+    def _mark_running(self) -> bool:
+        """Mark the trials as started under the lock; True if they were not yet."""
+        with self._lock:
+            was = self._running.is_set()
+            self._running.set()
+            return not was
 
     def start(self, phase: str) -> None:
         """Report ``phase`` at 0 of total now and every ``tick`` seconds until the first trial starts."""
@@ -64,22 +82,21 @@ class Phases:
 
         def ticking() -> None:
             while not self._running.wait(self.tick):
-                self.report(0, self.total, phase)
+                self._tick(phase)
 
         self._ticker = threading.Thread(target=ticking, name="explorer-sweep-ticker", daemon=True)
         self._ticker.start()
 
     def first_trial_started(self) -> None:
-        if not self._running.is_set():
-            self._running.set()
+        if self._mark_running():
             self.report(self.done, self.total, "trials")
 
     def trials_done(self, count: int) -> None:
-        self._running.set()
+        self._mark_running()
         self.done += count
         self.report(self.done, self.total, "trials")
 
     def stop(self) -> None:
-        self._running.set()
+        self._mark_running()
         if self._ticker is not None:
             self._ticker.join()
