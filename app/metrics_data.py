@@ -39,6 +39,12 @@ def default_seed(model: str, year: int) -> int | None:
         return None
 
 
+def seed_order(model: str, year: int, seed: int | None) -> tuple[bool, int]:
+    """The one rule for which seed stands for a model and year when one is shown: the year's default seed,
+    else the smallest cached seed (sort by this; the first wins)."""
+    return (seed != default_seed(model, year), -1 if seed is None or pd.isna(seed) else int(seed))
+
+
 def pick_runs(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, bool]:
     """One setting per model (``defaults`` first) in a collapsed expander, and whether to pool the seeds.
 
@@ -71,10 +77,9 @@ def pick_runs(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, bool]:
 
 
 def _one_seed(group: pd.DataFrame) -> pd.DataFrame:
-    """The run of the year's default seed (else the smallest seed) among the seeds of one setting."""
+    """The row of the seed that stands for one setting's model and year (:func:`seed_order`)."""
     model, year = group["model"].iloc[0], int(group["year"].iloc[0])
-    wanted = group[group["seed"] == default_seed(model, year)] if default_seed(model, year) is not None else group
-    return (wanted if len(wanted) else group).sort_values("seed").head(1)
+    return group.loc[[min(group.index, key=lambda i: seed_order(model, year, group.at[i, "seed"]))]]
 
 
 @functools.cache

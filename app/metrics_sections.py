@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from app.metrics_data import COHORT_NOTE, cohorts_of, default_seed
+from app.metrics_data import COHORT_NOTE, cohorts_of, seed_order
 from app.run_card import show_run_card
 from app.state import splits
 from explorer import decisions, reports, runs
@@ -40,15 +40,11 @@ class View:
         self.years = sorted({run.year for run in self.chosen})
 
     def one_seed(self) -> list[Run]:
-        """One run per model and year: the year's default seed where several seeds are shown (else the first)."""
+        """One run per model and year, by the same rule as the page's seed toggle (:func:`seed_order`)."""
         chosen: dict[tuple[str, int], Run] = {}
-        for run in self.chosen:
-            have = chosen.get((run.model, run.year))
-            if have is None or (
-                have.seed != default_seed(run.model, run.year) and run.seed == default_seed(run.model, run.year)
-            ):
-                chosen[(run.model, run.year)] = run
-        return list(chosen.values())
+        for run in sorted(self.chosen, key=lambda r: seed_order(r.model, r.year, r.seed)):
+            chosen.setdefault((run.model, run.year), run)
+        return [chosen[pair] for pair in dict.fromkeys((run.model, run.year) for run in self.chosen)]
 
     def reference(self) -> bool:
         """Whether to show the notebook's published rows beside ours (a toggle; real data only)."""

@@ -561,3 +561,22 @@ def test_each_page_freezes_the_long_lived_heap_once_per_process():
     finally:
         gc.unfreeze()
         memory._frozen.discard("a page")
+
+
+def test_the_seed_toggle_and_the_single_seed_sections_pick_the_same_run():
+    """The table with pooling off and the loss curves show one seed per model and year: the year's default
+    seed, else the smallest cached one, and the two places agree (also when the default seed is not cached)."""
+    from types import SimpleNamespace
+
+    from app.metrics_data import _one_seed, default_seed
+    from app.metrics_sections import View
+
+    default = default_seed("lightgcn", 2010)
+    cases = {"default cached": [default + 2, default, default + 1], "default missing": [default + 3, default + 2]}
+    for name, seeds in cases.items():
+        frame = pd.DataFrame({"model": "lightgcn", "year": 2010, "seed": seeds})
+        chosen = [SimpleNamespace(model="lightgcn", year=2010, seed=seed) for seed in seeds]
+        from_toggle = int(_one_seed(frame)["seed"].item())
+        from_view = [run.seed for run in View(dataset=None, chosen=chosen, result={}, token="").one_seed()]
+        expected = default if default in seeds else min(seeds)
+        assert from_toggle == expected and from_view == [expected], name
