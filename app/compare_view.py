@@ -14,11 +14,11 @@ import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from app.state import address_keeping_data
+from app.state import address_keeping_data, in_display_order, model_rank
 from app.text import literal, web_url
 from app.user_data import BECAUSE, ModelList, cohort_overlap, hits_and_misses, merged
 from explorer.data import Dataset
-from explorer.models import model_class, model_names
+from explorer.models import model_class
 from explorer.protocol import Split
 from explorer.training import Run
 
@@ -71,10 +71,7 @@ def query_models(available: Sequence[str]) -> list[str]:
 def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
     """One run per model: its default setting, unless another cached setting is picked (a picker is shown only for
     models with more than one cached setting, in an expander)."""
-    order = {name: i for i, name in enumerate(model_names())}
-    table = table.assign(_default=table["setting"] != "defaults").sort_values(
-        ["model", "_default"], key=lambda c: c.map(order) if c.name == "model" else c, kind="stable"
-    )
+    table = in_display_order(table)
     counts = table.groupby("model", sort=False)["setting"].nunique()
     several = [model for model, count in counts.items() if count > 1]
     chosen = table.drop_duplicates("model")  # defaults first, else the first cached setting
@@ -90,7 +87,7 @@ def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
         keep = ~chosen["model"].isin(several)
         rows = table[table["model"].isin(several) & (table["setting"] == table["model"].map(picked))]
         chosen = pd.concat([chosen[keep], rows.drop_duplicates("model")])
-    return chosen.sort_values("model", key=lambda c: c.map(order), kind="stable").drop(columns="_default")
+    return chosen.sort_values("model", key=model_rank, kind="stable")
 
 
 def focus(models: Sequence[str], key: str) -> list[str]:

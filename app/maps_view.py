@@ -17,13 +17,12 @@ import streamlit as st
 
 from app import map_charts
 from app.serving import read_only
-from app.state import runs_of
+from app.state import defaults_first, in_display_order, in_registry_order, runs_of
 from app.text import literal
 from app.user_data import stored_top
 from explorer import maps, projection, recommend, runs, similar
 from explorer.data import Dataset
 from explorer.errors import ExplorerError
-from explorer.models import model_names
 from explorer.protocol import Split
 from explorer.training import Run
 
@@ -52,8 +51,7 @@ def query_choice(name: str, options: Sequence, default: object) -> int:
 
 def pick_run(table: pd.DataFrame) -> pd.Series:
     """Model, test year and setting of the run to map; the model's default setting first (not a swept one)."""
-    order = {name: i for i, name in enumerate(model_names())}
-    models = sorted(set(table["model"]), key=lambda name: order.get(name, len(order)))
+    models = in_registry_order(table["model"])
     left, middle, right = st.columns([2, 1, 2])
     model = left.selectbox(
         "Model", models, index=query_choice("model", models, "lightgcn-social"), key="embedding_model"
@@ -62,7 +60,7 @@ def pick_run(table: pd.DataFrame) -> pd.Series:
     years = sorted(set(rows["year"]))
     year = middle.selectbox("Test year", years, index=query_choice("year", years, years[-1]), key="embedding_year")
     rows = rows[rows["year"] == year]
-    settings = sorted(dict.fromkeys(rows["setting"]), key=lambda s: s != "defaults")
+    settings = defaults_first(rows["setting"])
     setting = right.selectbox(
         "Setting", settings, key=f"embedding_setting_{model}_{year}", help="hyperparameters of the cached runs"
     )
@@ -157,8 +155,7 @@ def pick_user(users: Sequence[int], year: int) -> int | None:
 
 def pick_lists(year_table: pd.DataFrame, model: str) -> list[str]:
     """Which models' lists to mark (default: ``?models=`` in the address, else the mapped model)."""
-    order = {name: i for i, name in enumerate(model_names())}
-    models = sorted(set(year_table["model"]), key=lambda name: order.get(name, len(order)))
+    models = in_registry_order(year_table["model"])
     wanted = [name for name in (st.query_params.get("models") or "").split(",") if name in models]
     chosen = st.multiselect(
         "Mark these models' top-10 lists", models, default=wanted or [model], key="embedding_lists", max_selections=4
@@ -171,7 +168,7 @@ def pick_lists(year_table: pd.DataFrame, model: str) -> list[str]:
 def user_marks(split: Split, year_table: pd.DataFrame, user: int, models: Sequence[str]) -> list:
     """The user's marks: history, held-out artists and each chosen model's stored top-10 list (default setting)."""
     rows = year_table[year_table["model"].isin(models)]
-    rows = rows.sort_values("setting", key=lambda s: s != "defaults").drop_duplicates("model")
+    rows = in_display_order(rows).drop_duplicates("model")
     lists = {run.model: stored_top(run, user) for run in runs_of(rows)}
     history = split.train.loc[split.train["userID"] == user, "artistID"].to_numpy()
     held = split.test.loc[split.test["userID"] == user, "artistID"].to_numpy()

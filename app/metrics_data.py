@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.state import column_grid, load_run, splits, with_settings
+from app.state import column_grid, defaults_first, in_registry_order, load_run, model_rank, splits, with_settings
 from explorer import comparison, multiple, pair_store, reports, runs, stats, summaries
 from explorer.cohorts import COHORTS, assign, cohort_metrics
 from explorer.data import Dataset
@@ -53,13 +53,11 @@ def pick_runs(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, bool]:
         turns pooling off) and whether any setting has more than one seed cached.
     """
     table = with_settings(table)
-    models = [m for m in model_names() if m in set(table["model"])]
+    models = [model for model in in_registry_order(table["model"]) if model in model_names()]
     chosen = []
     with st.expander("Runs shown: one hyperparameter setting per model (default: each model's tuned defaults)"):
         for column, model in zip(column_grid(len(models), 5), models, strict=True):
-            settings = sorted(
-                dict.fromkeys(table.loc[table["model"] == model, "setting"]), key=lambda s: s != "defaults"
-            )
+            settings = defaults_first(table.loc[table["model"] == model, "setting"])
             picked = column.selectbox(model, settings, key=f"{key}_{model}", help="hyperparameters of the cached runs")
             chosen.append(table[(table["model"] == model) & (table["setting"] == picked)])
         rows = pd.concat(chosen)
@@ -71,8 +69,7 @@ def pick_runs(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, bool]:
         )
     if seeded and not pooled:
         rows = pd.concat([_one_seed(group) for _, group in rows.groupby(["model", "year"], sort=False)])
-    order = {model: i for i, model in enumerate(model_names())}
-    rows = rows.sort_values(["model", "year"], key=lambda c: c.map(order) if c.name == "model" else c)
+    rows = rows.sort_values(["model", "year"], key=lambda c: model_rank(c) if c.name == "model" else c)
     return rows, seeded
 
 

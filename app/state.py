@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -236,6 +237,33 @@ def with_settings(table: pd.DataFrame) -> pd.DataFrame:
         for model, values, year in zip(table["model"], params, table["year"], strict=True)
     ]
     return table.assign(setting=settings, seed=pd.array(seeds, dtype="Int64"))
+
+
+def _registry_position(name: str) -> int:
+    """Where model ``name`` stands in the registry (unknown names after every known one)."""
+    names = model_names()
+    return names.index(name) if name in names else len(names)
+
+
+def model_rank(names: pd.Series) -> pd.Series:
+    """A sort key for a column of model names: the registry's order (unknown names last)."""
+    return names.map(_registry_position)
+
+
+def in_registry_order(names: Iterable[str]) -> list[str]:
+    """The distinct model ``names`` in the registry's order (unknown names last)."""
+    return sorted(dict.fromkeys(names), key=_registry_position)
+
+
+def defaults_first(settings: Iterable[str]) -> list[str]:
+    """The distinct ``settings`` in the order seen, the tuned ``defaults`` first."""
+    return sorted(dict.fromkeys(settings), key=lambda setting: setting != "defaults")
+
+
+def in_display_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Cache rows (with ``setting``) by model in the registry's order, each model's default setting first."""
+    ranks = pd.DataFrame({"model": model_rank(table["model"]), "other": table["setting"] != "defaults"})
+    return table.loc[ranks.sort_values(["model", "other"], kind="stable").index]
 
 
 def _without_seed(params: dict) -> dict:

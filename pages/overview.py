@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from app.state import cached_runs, page_start, with_settings
+from app.state import cached_runs, model_rank, page_start, with_settings
 from app.text import literal
 from explorer import overview
-from explorer.models import model_names
 
 dataset = page_start(
     "Last.fm Recommender Explorer", "What data is this, how is each model tested, and where is each answer?"
@@ -75,8 +74,6 @@ else:
     counts = runs_table.pivot_table(index=["model", "setting"], columns="year", values="key", aggfunc="count")
     counts.columns = [f"runs {year}" for year in counts.columns]
     counts = counts.fillna(0).astype(int).reset_index()
-    counts = counts.sort_values(
-        "model", key=lambda c: c.map({m: i for i, m in enumerate(model_names())}), kind="stable"
-    )
+    counts = counts.sort_values("model", key=model_rank, kind="stable")
     st.dataframe(counts, hide_index=True, key="cached_runs_overview")
     st.caption("Cached runs per model, hyperparameter setting and test year (several runs: several seeds).")

@@ -580,3 +580,25 @@ def test_the_seed_toggle_and_the_single_seed_sections_pick_the_same_run():
         from_view = [run.seed for run in View(dataset=None, chosen=chosen, result={}, token="").one_seed()]
         expected = default if default in seeds else min(seeds)
         assert from_toggle == expected and from_view == [expected], name
+
+
+def test_pages_list_models_in_the_registry_order_and_each_models_defaults_first():
+    from app.state import defaults_first, in_display_order, in_registry_order
+
+    first, second = model_names()[:2]
+    table = pd.DataFrame(
+        {
+            "model": ["plugin-x", second, first, second, first],
+            "setting": ["defaults", "k=8", "lr=0.1", "defaults", "defaults"],
+        }
+    )
+    assert in_registry_order(table["model"]) == [first, second, "plugin-x"]  # unknown names last
+    assert defaults_first(["k=8", "defaults", "k=8", "k=4"]) == ["defaults", "k=8", "k=4"]
+    ordered = in_display_order(table)
+    assert list(zip(ordered["model"], ordered["setting"], strict=True)) == [
+        (first, "defaults"),
+        (first, "lr=0.1"),
+        (second, "defaults"),
+        (second, "k=8"),
+        ("plugin-x", "defaults"),
+    ]
