@@ -3,11 +3,13 @@ run cache, :func:`explorer.sweep.history`), any of which re-opens with its chart
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from app.jobs import TrainingQueue
 from app.text import literal
-from explorer import sweep
+from explorer import runs, sweep
 from explorer.data import Dataset
 from explorer.errors import ExplorerError
 from explorer.models import model_class, model_names
@@ -85,12 +87,24 @@ def history_table(rows: list[dict]) -> list[dict]:
     return shown
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _history(cache: str, fingerprint: str, listing: tuple) -> list[dict]:  # noqa: ARG001 - listing: the key
+    return sweep.history(Path(cache), fingerprint=fingerprint)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _load(cache: str, sweep_id: str, listing: tuple) -> sweep.SweepResult:  # noqa: ARG001 - listing: the key
+    return sweep.load(sweep_id, Path(cache))
+
+
 def sweep_history(dataset: Dataset, queue: TrainingQueue, year_splits: dict[int, Split], *, read_only: bool) -> None:
     """Failed sweeps of this server, then the stored sweeps (newest first); the chosen one re-opens below."""
     for job in queue.sweeps(dataset.fingerprint):
         if job.status == "failed":
             st.error(f"{job.label}: {literal(job.error)}")
-    rows = sweep.history(fingerprint=dataset.fingerprint)
+    cache = runs.cache_dir()
+    listing = sweep.listing(cache)  # the stored files' names, times and sizes: parsed again only when they change
+    rows = _history(str(cache), dataset.fingerprint, listing)
     if not rows:
         st.caption("No sweep has finished for this data set yet; finished sweeps are kept here.")
         return
@@ -105,7 +119,7 @@ def sweep_history(dataset: Dataset, queue: TrainingQueue, year_splits: dict[int,
     )
     picked = selection.selection.rows[0] if selection.selection.rows else 0
     try:
-        result = sweep.load(rows[picked]["id"])
+        result = _load(str(cache), rows[picked]["id"], listing)
     except ExplorerError as error:
         st.error(literal(error))
         return

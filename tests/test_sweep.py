@@ -222,8 +222,12 @@ def test_stored_sweeps_are_listed_newest_first_and_reopen(tmp_path):
     older.years[2010].best = sweep.best_of(older.years[2010].trials)
     newer = sweep.SweepResult("ease", "mrr", "2.60.0", created="2026-01-02T00:00:00+00:00", fingerprint="b")
     newer.years[2009] = sweep.YearSweep(2009, [sweep.Trial(2009, {"reg": 10.0}, None, status="failed", error="x")])
+    assert sweep.listing(tmp_path) == ()
+    listings = []
     for result in (older, newer):
         sweep_store.save(result, tmp_path)
+        listings.append(sweep.listing(tmp_path))
+    assert len(listings[0]) == 1 and len(listings[1]) == 2  # a new sweep changes the key a reader caches by
     assert not list((tmp_path / ".sweeps").glob(".tmp-*"))  # written whole, then renamed
     rows = sweep.history(tmp_path)
     assert [row["model"] for row in rows] == ["ease", "cmf"]

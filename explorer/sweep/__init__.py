@@ -31,7 +31,7 @@ from explorer.sweep.grid import (
 from explorer.sweep.record import check_record, command_line, record_sweep
 from explorer.sweep.report import ENGINE, TIE_BREAK, SweepResult, Trial, YearSweep, best_of, describe, secondary_of
 from explorer.sweep.runner import SweepProgress, run_sweep, train_best_setting
-from explorer.sweep.store import history, load
+from explorer.sweep.store import history, listing, load
 
 __all__ = [
     "ENGINE",
@@ -49,6 +49,7 @@ __all__ = [
     "describe",
     "grid_points",
     "history",
+    "listing",
     "load",
     "metric_of",
     "parse_grid",

@@ -53,6 +53,19 @@ def load(sweep_id: str, root: Path | None = None) -> SweepResult:
     return SweepResult.from_json(json.loads(path.read_text()))
 
 
+def listing(root: Path | None = None) -> tuple[tuple[str, int, int], ...]:
+    """The stored sweep files as (name, modified ns, size): it changes whenever a sweep is stored or removed,
+    so a reader can cache :func:`history` and :func:`load` by it instead of parsing every file again."""
+    found = []
+    for path in folder(root).glob("*.json"):
+        try:
+            stat = path.stat()
+        except OSError:  # removed meanwhile
+            continue
+        found.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(found))
+
+
 def history(root: Path | None = None, fingerprint: str | None = None) -> list[dict[str, Any]]:
     """The stored sweeps (of one data set, if given), newest first, one summary each.
 
