@@ -112,16 +112,20 @@ def server_pid(base: str) -> int:
     return _PIDS[base]
 
 
+_FINISHED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.dataset.testScriptState === 'notRunning'
+        && !document.querySelector('[data-testid="stStatusWidget"]');
+}"""
+
+
 def settle(page, timeout: float = HANG_GUARD_MS) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running…' status widget)."""
+    """Wait until Streamlit has finished running the script: the app's own script state is 'notRunning' (the
+    'Running…' widget alone is not enough: it appears only after a delay, which a busy machine can outlast)."""
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=100
-    )
+    page.wait_for_function(_FINISHED, timeout=timeout, polling=100)
     page.wait_for_timeout(150)  # let the last delta paint
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=100
-    )
+    page.wait_for_function(_FINISHED, timeout=timeout, polling=100)
 
 
 def charts(page, at_least: int, timeout: float = HANG_GUARD_MS) -> int:

@@ -336,6 +336,7 @@ def test_read_only_server_in_chromium(browser_cache, demo_dir, browser_page, tmp
     with streamlit_server(demo_dir, browser_cache, tmp_path, env={"EXPLORER_READ_ONLY": "1"}) as base:
         page.goto(f"{base}/train")
         page.get_by_text("This server is read-only").first.wait_for(timeout=HANG_GUARD_MS)
+        page.get_by_text("Cached runs").first.wait_for(timeout=HANG_GUARD_MS)  # the page's last section
         settle(page)
         no_exception(page)
         main = page.locator('[data-testid="stMain"]')
