@@ -300,7 +300,7 @@ def test_train_page_sweep_in_chromium(server, browser_page, ray_test):  # noqa: 
     page.locator(".st-key-sweep_seeds input").fill("0 1")
     page.get_by_role("button", name="Sweep", exact=True).click()
     starting = page.get_by_text("starting Ray…").first
-    starting.wait_for(timeout=120_000)  # with the seconds elapsed
+    starting.wait_for(timeout=HANG_GUARD_MS)  # with the seconds elapsed
     no_exception(page)
     starting.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "10-train-sweep-starting.png"))

@@ -88,7 +88,7 @@ def _ray_start(env: dict[str, str], temp: Path, *args: str) -> None:
         str(_free_port()),
         *args,
     ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)  # a hang guard
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
