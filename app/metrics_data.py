@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.state import column_grid, defaults_first, in_registry_order, load_run, model_rank, splits, with_settings
+from app.state import column_grid, defaults_first, load_run, model_rank, splits, with_settings
 from explorer import comparison, multiple, pair_store, reports, runs, stats, summaries
 from explorer.cohorts import COHORTS, assign, cohort_metrics
 from explorer.data import Dataset
@@ -42,7 +42,9 @@ def default_seed(model: str, year: int) -> int | None:
 def seed_order(model: str, year: int, seed: int | None) -> tuple[bool, int]:
     """The one rule for which seed stands for a model and year when one is shown: the year's default seed,
     else the smallest cached seed (sort by this; the first wins)."""
-    return (seed != default_seed(model, year), -1 if seed is None or pd.isna(seed) else int(seed))
+    if seed is None or pd.isna(seed):  # a model without a seed: its one run per setting
+        return (True, -1)
+    return (int(seed) != default_seed(model, year), int(seed))
 
 
 def pick_runs(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, bool]:
@@ -53,7 +55,7 @@ def pick_runs(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, bool]:
         turns pooling off) and whether any setting has more than one seed cached.
     """
     table = with_settings(table)
-    models = [model for model in in_registry_order(table["model"]) if model in model_names()]
+    models = [model for model in model_names() if model in set(table["model"])]
     chosen = []
     with st.expander("Runs shown: one hyperparameter setting per model (default: each model's tuned defaults)"):
         for column, model in zip(column_grid(len(models), 5), models, strict=True):

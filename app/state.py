@@ -262,8 +262,9 @@ def defaults_first(settings: Iterable[str]) -> list[str]:
 
 def in_display_order(table: pd.DataFrame) -> pd.DataFrame:
     """Cache rows (with ``setting``) by model in the registry's order, each model's default setting first."""
-    ranks = pd.DataFrame({"model": model_rank(table["model"]), "other": table["setting"] != "defaults"})
-    return table.loc[ranks.sort_values(["model", "other"], kind="stable").index]
+    return table.sort_values(
+        ["model", "setting"], key=lambda c: model_rank(c) if c.name == "model" else c != "defaults", kind="stable"
+    )
 
 
 def _without_seed(params: dict) -> dict:

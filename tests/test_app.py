@@ -580,6 +580,8 @@ def test_the_seed_toggle_and_the_single_seed_sections_pick_the_same_run():
         from_view = [run.seed for run in View(dataset=None, chosen=chosen, result={}, token="").one_seed()]
         expected = default if default in seeds else min(seeds)
         assert from_toggle == expected and from_view == [expected], name
+    unseeded = pd.DataFrame({"model": "ease", "year": 2010, "seed": pd.array([None], dtype="Int64")})
+    assert len(_one_seed(unseeded)) == 1  # a model without a seed keeps its one run
 
 
 def test_pages_list_models_in_the_registry_order_and_each_models_defaults_first():
@@ -588,8 +590,8 @@ def test_pages_list_models_in_the_registry_order_and_each_models_defaults_first(
     first, second = model_names()[:2]
     table = pd.DataFrame(
         {
-            "model": ["plugin-x", second, first, second, first],
-            "setting": ["defaults", "k=8", "lr=0.1", "defaults", "defaults"],
+            "model": [first, "plugin-x", second, first, second, first],
+            "setting": ["z=1", "defaults", "k=8", "lr=0.1", "defaults", "defaults"],
         }
     )
     assert in_registry_order(table["model"]) == [first, second, "plugin-x"]  # unknown names last
@@ -597,6 +599,7 @@ def test_pages_list_models_in_the_registry_order_and_each_models_defaults_first(
     ordered = in_display_order(table)
     assert list(zip(ordered["model"], ordered["setting"], strict=True)) == [
         (first, "defaults"),
+        (first, "z=1"),  # other settings keep the order seen
         (first, "lr=0.1"),
         (second, "defaults"),
         (second, "k=8"),
