@@ -17,6 +17,7 @@ import streamlit as st
 from app import map_charts
 from app.maps_view import query_choice, tag_order
 from app.serving import read_only
+from app.state import in_registry_order
 from app.text import literal
 from explorer import drift, maps, recommend, runs, similar
 from explorer.data import Dataset
@@ -30,9 +31,28 @@ def _ids(keys: dict[int, str]) -> tuple[str, ...]:
     return tuple(runs.content_id(key) for key in keys.values())
 
 
+class _NotStored(Exception):
+    """Nothing stored yet: raised inside a cached function so that Streamlit keeps no answer (it caches values,
+    never exceptions), and the next rerun looks again (after the button, or `python -m explorer drift`)."""
+
+
+def _stored(found: object) -> object:
+    if found is None:
+        raise _NotStored
+    return found
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _aligned(ids: tuple[str, ...], model: str, _dataset: Dataset) -> drift.AlignedMaps | None:  # noqa: ARG001
-    return drift.cached_aligned_maps(_dataset, model)
+def _cached_aligned(ids: tuple[str, ...], model: str, _dataset: Dataset) -> drift.AlignedMaps:  # noqa: ARG001
+    return _stored(drift.cached_aligned_maps(_dataset, model))
+
+
+def _aligned(ids: tuple[str, ...], model: str, dataset: Dataset) -> drift.AlignedMaps | None:
+    """The model's stored aligned maps (cached once found), or None while none are stored."""
+    try:
+        return _cached_aligned(ids, model, dataset)
+    except _NotStored:
+        return None
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)
@@ -41,8 +61,16 @@ def _year_points(ids: tuple[str, ...], year: int, _maps: drift.AlignedMaps, _dat
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _moved(ids: tuple[str, ...], model: str, min_listeners: int, _dataset: Dataset) -> pd.DataFrame | None:  # noqa: ARG001
-    return drift.stored_most_moved(_dataset, model, k=K, top=20, min_listeners=min_listeners)
+def _cached_moved(ids: tuple[str, ...], model: str, min_listeners: int, _dataset: Dataset) -> pd.DataFrame:  # noqa: ARG001
+    return _stored(drift.stored_most_moved(_dataset, model, k=K, top=20, min_listeners=min_listeners))
+
+
+def _moved(ids: tuple[str, ...], model: str, min_listeners: int, dataset: Dataset) -> pd.DataFrame | None:
+    """The stored most-moved table (cached once found), or None while no neighbour overlap is stored."""
+    try:
+        return _cached_moved(ids, model, min_listeners, dataset)
+    except _NotStored:
+        return None
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -83,7 +111,6 @@ def compute(dataset: Dataset, model: str) -> bool:
         return False
     finally:
         bar.empty()
-    _aligned.clear()
     return True
 
 
@@ -122,7 +149,7 @@ def _pick_moved(moved: pd.DataFrame) -> None:
 
 def across_years(dataset: Dataset, table: pd.DataFrame, year_splits: dict[int, Split]) -> None:
     """The whole view: model, aligned maps (or the button), the followed artist, the most-moved table."""
-    models = sorted(set(table["model"]), key=list(table["model"]).index)
+    models = in_registry_order(table["model"])
     model = st.selectbox("Model", models, index=query_choice("model", models, "lightgcn-social"), key="years_model")
     try:
         keys = drift.year_keys(dataset, model)

@@ -255,3 +255,22 @@ def test_across_years_computes_only_on_the_button_then_follows_an_artist(users_a
     assert "its path across the years" in names and "nearest neighbours" in names
     neighbours = grid(at, "neighbours by year").value
     assert {"2008", "2009", "2010"} <= set(neighbours.columns)
+
+
+def test_across_years_shows_maps_the_drift_command_stored_after_the_page_said_they_were_missing(
+    tmp_path, monkeypatch, demo_dir, demo_dataset
+):
+    """A read-only server says to run `python -m explorer drift`; once that has stored the maps, the next rerun
+    shows them (the page never keeps "not stored yet" as an answer)."""
+    cache = tmp_path / "cache"
+    for split in splits_of(demo_dataset, [2008, 2009, 2010]):
+        runs.run_for(demo_dataset, split, MAPPED, root=cache)  # fresh runs: content ids no other test has seen
+    serve(monkeypatch, demo_dir, cache)
+    monkeypatch.setenv("EXPLORER_READ_ONLY", "1")
+    at = open_page("pages/embeddings.py", model=MAPPED, view="years")
+    assert not at.get("plotly_chart") and any("python -m explorer drift --model als" in i.value for i in at.info)
+    drift.aligned_maps(demo_dataset, MAPPED, root=cache)  # what `python -m explorer drift` stores
+    drift.neighbour_overlap(demo_dataset, MAPPED, root=cache)
+    at.run()
+    assert not at.exception and figure_of(at)
+    assert len(grid(at, "moved most").value)
