@@ -222,7 +222,8 @@ def disagreement(dataset: Dataset, split: Split, chosen: Sequence[Run], focused:
     by_model = {run.model: run for run in chosen}
     models = list(by_model)
     first = focused[0] if focused else next((m for m in reversed(models) if m != "popularity"), models[-1])
-    second = focused[1] if len(focused) > 1 else ("popularity" if first != "popularity" else models[0])
+    others = [name for name in models if name != first]  # B: the second focused model, else popularity if cached
+    second = focused[1] if len(focused) > 1 else ("popularity" if "popularity" in others else others[0])
     if st.session_state.get("disagree_focus") != list(focused):  # a new focus: A and B follow it
         st.session_state["disagree_focus"] = list(focused)
         for key in ("disagree_a", "disagree_b"):

@@ -167,6 +167,19 @@ def test_users_where_a_hits_and_b_misses_open_on_compare_and_on_the_map(users_ap
     assert cohorts["mean_overlap"].between(0, 1).all()
 
 
+def test_where_models_disagree_without_a_popularity_run_compares_two_cached_models(
+    tmp_path, monkeypatch, demo_dir, demo_dataset
+):
+    cache = tmp_path / "cache"
+    (split,) = splits_of(demo_dataset, [2010])
+    for model in (MAPPED, "itemknn"):  # no popularity run: B cannot default to it
+        runs.run_for(demo_dataset, split, model, root=cache)
+    serve(monkeypatch, demo_dir, cache)
+    at = open_page("pages/compare.py", year="2010")
+    assert not at.exception
+    assert {at.selectbox(key="disagree_a").value, at.selectbox(key="disagree_b").value} == {MAPPED, "itemknn"}
+
+
 def test_the_map_opens_the_default_run_and_a_marked_user_dims_the_rest(users_app, split_2010):
     from app import map_charts
 
