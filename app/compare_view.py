@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
 
+from app.address import query_models
 from app.state import address_keeping_data, in_display_order, model_rank
 from app.text import literal, web_url
 from app.user_data import BECAUSE, ModelList, cohort_overlap, hits_and_misses, merged
@@ -44,30 +45,6 @@ def lastfm_links(names: pd.Series, urls: pd.Series) -> list[str]:
     return [url or LASTFM_SEARCH + quote(str(name), safe="") for name, url in zip(names, checked, strict=True)]
 
 
-def query_int(name: str) -> int | None:
-    """An integer query parameter, or None (with a warning) when it is not a whole number."""
-    text = st.query_params.get(name)
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        st.warning(f"The address has {name}={literal(repr(text))}, which is not a number; showing the default instead.")
-        return None
-
-
-def query_models(available: Sequence[str]) -> list[str]:
-    """The models named in ``?models=a,b`` that are available here (a warning names the others)."""
-    text = st.query_params.get("models")
-    if not text:
-        return []
-    named = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in named if name not in available]
-    if unknown:
-        st.warning(f"The address names {literal(', '.join(unknown))}, with no cached run here; left out of the focus.")
-    return [name for name in dict.fromkeys(named) if name in available][:MAX_FOCUS]
-
-
 def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
     """One run per model: its default setting, unless another cached setting is picked (a picker is shown only for
     models with more than one cached setting, in an expander)."""
@@ -93,7 +70,7 @@ def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
 def focus(models: Sequence[str], key: str) -> list[str]:
     """A multiselect of up to three models to compare side by side (empty: every model), kept in ``?models=``."""
     if key not in st.session_state:
-        st.session_state[key] = query_models(models)
+        st.session_state[key] = query_models(models, MAX_FOCUS)
     else:  # another year may lack a model chosen before
         st.session_state[key] = [name for name in st.session_state[key] if name in models]
     chosen = st.multiselect(

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import map_charts
+from app.address import query_choice, query_models
 from app.serving import read_only
 from app.state import defaults_first, in_display_order, in_registry_order, runs_of
 from app.text import literal
@@ -27,6 +28,7 @@ from explorer.protocol import Split
 from explorer.training import Run
 
 TAGS_COLOURED = len(map_charts.TAG_PALETTE)
+MAX_MARKED = 4  # models whose top-10 lists a map marks at once (each its own mark colour)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -38,15 +40,6 @@ def _tag_order(fingerprint: str, _dataset: Dataset) -> tuple[str, ...]:  # noqa:
 def tag_order(dataset: Dataset) -> tuple[str, ...]:
     """The data set's most common artist top tags (over all years): each keeps its colour on every map."""
     return _tag_order(dataset.fingerprint, dataset)
-
-
-def query_choice(name: str, options: Sequence, default: object) -> int:
-    """The index in ``options`` of the address's ``?name=`` value (compared as text), else of ``default``."""
-    wanted = st.query_params.get(name)
-    texts = [str(option) for option in options]
-    if wanted in texts:
-        return texts.index(wanted)
-    return texts.index(str(default)) if str(default) in texts else len(options) - 1
 
 
 def pick_run(table: pd.DataFrame) -> pd.Series:
@@ -156,9 +149,12 @@ def pick_user(users: Sequence[int], year: int) -> int | None:
 def pick_lists(year_table: pd.DataFrame, model: str) -> list[str]:
     """Which models' lists to mark (default: ``?models=`` in the address, else the mapped model)."""
     models = in_registry_order(year_table["model"])
-    wanted = [name for name in (st.query_params.get("models") or "").split(",") if name in models]
     chosen = st.multiselect(
-        "Mark these models' top-10 lists", models, default=wanted or [model], key="embedding_lists", max_selections=4
+        "Mark these models' top-10 lists",
+        models,
+        default=query_models(models, MAX_MARKED) or [model],
+        key="embedding_lists",
+        max_selections=MAX_MARKED,
     )
     if chosen:
         st.query_params["models"] = ",".join(chosen)

@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from app import map_charts
-from app.maps_view import query_choice, tag_order
+from app.address import query_choice
+from app.maps_view import tag_order
 from app.serving import read_only
 from app.state import in_registry_order
 from app.text import literal

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app import charts, compare_view
+from app.address import query_int
 from app.state import no_runs_note, page_start, runs_of, runs_or_stop, splits, user_options
 from app.text import literal, web_urls
 from app.user_data import held_out_ranks, model_lists
@@ -19,7 +20,7 @@ years = sorted(set(table["year"]) & set(year_splits))
 if not years:
     no_runs_note("for the test years 2008–2010")
 
-wanted_year, wanted_user = compare_view.query_int("year"), compare_view.query_int("user")
+wanted_year, wanted_user = query_int("year"), query_int("user")
 if wanted_year is not None and wanted_year not in years:
     st.warning(f"There are no cached runs for year {wanted_year}; showing {years[-1]} instead.")
     wanted_year = None

@@ -200,6 +200,15 @@ def test_the_map_opens_the_default_run_and_a_marked_user_dims_the_rest(users_app
     assert isolated == drawn
 
 
+def test_a_map_address_naming_too_many_or_unknown_models_marks_the_first_four_with_a_warning(users_app, split_2010):
+    user = warm_social_user(split_2010)
+    named = ["itemknn", "nope", "popularity", "itemknn", "friends-pop", "lightgcn-ease", MAPPED]
+    at = open_page("pages/embeddings.py", year="2010", user=str(user), models=",".join(named))
+    assert not at.exception
+    assert at.multiselect(key="embedding_lists").value == ["itemknn", "popularity", "friends-pop", "lightgcn-ease"]
+    assert any("nope" in w.value and "no cached run" in w.value for w in at.warning)
+
+
 def test_tags_keep_their_colour_across_maps_and_never_take_a_mark_colour(users_app):
     from app import map_charts, palette
 
