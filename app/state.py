@@ -202,8 +202,8 @@ def cached_runs(dataset: Dataset, *, include_stale: bool = False) -> pd.DataFram
     if not include_stale:
         keep &= table["status"] == "current"
     table = table[keep].copy()
-    table["setting"] = [
-        setting_label(model, params, year)
+    table["setting"] = [  # one run's label, its seed included: a list or a map shows one run
+        setting_label(model, json.loads(params), year)
         for model, params, year in zip(table["model"], table["params"], table["year"], strict=True)
     ]
     return table
@@ -216,9 +216,8 @@ def plugin_warnings() -> None:
         st.warning(f"{unavailable}: {literal(problem.message)}", icon=":material/extension_off:")
 
 
-def setting_label(model: str, params_json: str, year: int) -> str:
+def setting_label(model: str, params: dict, year: int) -> str:
     """``defaults`` or the hyperparameters that differ from the model's defaults for that test year."""
-    params = json.loads(params_json)
     try:
         defaults = model_class(model).defaults_for(year)
     except ExplorerError:  # a plugin model not loaded in this server: every value is shown
@@ -228,15 +227,14 @@ def setting_label(model: str, params_json: str, year: int) -> str:
 
 
 def with_settings(table: pd.DataFrame) -> pd.DataFrame:
-    """The cache table with ``setting`` (the hyperparameters that differ from the defaults, the seed left out:
-    seeds of one setting are one setting) and ``seed`` columns."""
-    params = [_without_seed(json.loads(text)) for text in table["params"]]
-    seeds = [seed_of(json.loads(text)) for text in table["params"]]
+    """The cache table with ``setting`` relabelled with the seed left out (the seeds of one setting pool, as on
+    Metrics and Overview; :func:`cached_runs` labels single runs) and a ``seed`` column."""
+    params = [json.loads(text) for text in table["params"]]
     settings = [
-        setting_label(model, json.dumps(values), year)
+        setting_label(model, _without_seed(values), year)
         for model, values, year in zip(table["model"], params, table["year"], strict=True)
     ]
-    return table.assign(setting=settings, seed=pd.array(seeds, dtype="Int64"))
+    return table.assign(setting=settings, seed=pd.array([seed_of(values) for values in params], dtype="Int64"))
 
 
 def _registry_position(name: str) -> int:
