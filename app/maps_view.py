@@ -104,14 +104,19 @@ def stored_or_drawn(run: Run, kind: str, n_neighbors: int, min_dist: float, aske
     return found
 
 
+def map_key(run: Run, settings: tuple) -> tuple:
+    """What one map is: the run's content (a retrained run is a new map) and the UMAP settings."""
+    return (runs.content_id(run.key), settings)
+
+
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _points(content: str, settings: tuple, year: int, _coordinates: pd.DataFrame, _dataset: Dataset, _split: Split):  # noqa: ARG001
+def _points(key: tuple, year: int, _coordinates: pd.DataFrame, _dataset: Dataset, _split: Split):  # noqa: ARG001
     return maps.describe_points(_dataset, _split, _coordinates)
 
 
-def points_of(dataset: Dataset, split: Split, run: Run, coordinates: pd.DataFrame, settings: tuple) -> pd.DataFrame:
-    """The map's points with names, top tags and popularity (cached by the run's content and the settings)."""
-    return _points(runs.content_id(run.key), settings, split.year, coordinates, dataset, split)
+def points_of(dataset: Dataset, split: Split, coordinates: pd.DataFrame, key: tuple) -> pd.DataFrame:
+    """The map's points with names, top tags and popularity (cached by :func:`map_key`)."""
+    return _points(key, split.year, coordinates, dataset, split)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -120,7 +125,8 @@ def _figure(key: tuple, _points: pd.DataFrame, colour: str, marks: tuple, order:
 
 
 def figure(points: pd.DataFrame, key: tuple, colour: str, marks: Sequence, order: tuple, isolate: bool) -> go.Figure:
-    """:func:`app.map_charts.embedding_map`, built once per map, colouring, marks and isolation (treat as read-only)."""
+    """:func:`app.map_charts.embedding_map`, built once per map (:func:`map_key`), colouring, marks and isolation
+    (treat as read-only)."""
     return _figure(key, points, colour, tuple(marks), order, isolate)
 
 

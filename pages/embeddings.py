@@ -63,9 +63,8 @@ isolate = right.toggle("Show only what is marked", key="embedding_isolate", disa
 coordinates = maps_view.stored_or_drawn(run, kind, n_neighbors, min_dist, asked)
 if coordinates is None:
     st.stop()
-settings = (kind, n_neighbors, min_dist)
-points = maps_view.points_of(dataset, split, run, coordinates, settings)
-key = (run.key, settings)
+key = maps_view.map_key(run, (kind, n_neighbors, min_dist))
+points = maps_view.points_of(dataset, split, coordinates, key)
 order = maps_view.tag_order(dataset)
 st.plotly_chart(maps_view.figure(points, key, colour, marks, order, isolate and bool(marks)), key="embedding_chart")
 st.caption(
