@@ -5,8 +5,6 @@
 * :func:`cohort_overlap`: how much the models' top-10 lists overlap (Jaccard) in each activity and social
   cohort (:mod:`explorer.cohorts`): where models agree (e.g. cold users: the popularity fallback) and where
   they differ.
-* :func:`identical_lists`: which models give one user the very same list (merged on Compare users), and
-  whether that list is the popularity fallback.
 
 Every list is ``Run.top_items`` (the evaluated top-10 of each test user), so what is shown is what was
 scored.
@@ -21,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.cohorts import COHORTS, assign
-from explorer.errors import ParameterError, UnknownUserError
-from explorer.evaluation import seen_pairs, top_k
+from explorer.errors import ParameterError
 from explorer.protocol import Split
 from explorer.training import Run
 
@@ -124,35 +121,3 @@ def cohort_overlap(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def popularity_list(split: Split, user: int, n: int = 10) -> np.ndarray:
-    """The popularity fallback's list for ``user``: the most listened train artists they do not have, ``[n]``."""
-    users = np.array([user])
-    counts = np.bincount(np.searchsorted(split.items, split.train["artistID"].to_numpy()), minlength=len(split.items))
-    columns = top_k(counts[None, :].astype(np.float64), seen_pairs(split, users), n)[0]
-    return np.where(columns >= 0, split.items[np.maximum(columns, 0)], -1)
-
-
-def identical_lists(runs: Sequence[Run], split: Split, user: int) -> pd.DataFrame:
-    """Runs that give ``user`` the same stored top-10 list, merged: ``models, size, fallback, label``.
-
-    One row per distinct list, largest group first (then in the runs' order); ``fallback`` is True for the
-    list of the popularity ranking (``label`` then says "the popularity fallback").
-
-    Raises:
-        UnknownUserError: ``user`` is not a test user of ``split``'s year.
-    """
-    if not (split.test["userID"] == user).any():
-        raise UnknownUserError(f"User {user} has no held-out artists in {split.year}; pick a user from the list.")
-    groups: dict[tuple[int, ...], list[str]] = {}
-    for run in runs:
-        groups.setdefault(tuple(stored_lists(run, np.array([user]))[0].tolist()), []).append(run.model)
-    popular = tuple(popularity_list(split, user, max((len(key) for key in groups), default=10)).tolist())
-    rows = [
-        {"models": models, "size": len(models), "fallback": key == popular, "label": FALLBACK if key == popular else ""}
-        for key, models in groups.items()
-    ]
-    return pd.DataFrame(rows, columns=["models", "size", "fallback", "label"]).sort_values(
-        "size", ascending=False, kind="stable", ignore_index=True
-    )

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from explorer import disagreement, recommend, runs
-from explorer.errors import ParameterError, UnknownUserError
+from explorer.errors import ParameterError
 from explorer.evaluation import seen_pairs, top_k
 from explorer.training import splits_of
 
@@ -61,25 +60,3 @@ def test_cold_users_get_one_fallback_list_from_models_that_do_not_know_them(year
     assert cold["most_overlap"] == 1.0  # popularity, itemknn and als all fall back to popularity
     overlap = disagreement.pair_overlap(chosen, np.asarray(split.cold_users()))
     assert (overlap["popularity | itemknn"] == 1.0).all() and (overlap["popularity | als"] == 1.0).all()
-    user = int(split.cold_users()[0])
-    merged = disagreement.identical_lists(chosen, split, user)
-    first = merged.iloc[0]
-    assert first["fallback"] and first["label"] == disagreement.FALLBACK
-    assert {"popularity", "itemknn", "als"} <= set(first["models"])
-    assert merged["size"].sum() == len(chosen) and merged["fallback"].sum() == 1
-    np.testing.assert_array_equal(
-        disagreement.popularity_list(split, user), disagreement.stored_lists(year_runs["popularity"], [user])[0]
-    )
-    with pytest.raises(UnknownUserError):
-        disagreement.identical_lists(chosen, split, 10**9)
-
-
-def test_old_disagreement_table_reads_stored_lists(year_runs, split, monkeypatch):
-    def no_scoring(*_args, **_kwargs):
-        raise AssertionError("re-scored")
-
-    chosen = list(year_runs.values())
-    for run in chosen:
-        monkeypatch.setattr(type(run.recommender()), "score", no_scoring)
-    table = recommend.disagreement(chosen, split, n=10, limit=5)
-    assert isinstance(table, pd.DataFrame) and len(table) == 5
