@@ -20,9 +20,9 @@ from app.address import query_choice, query_models
 from app.serving import read_only
 from app.state import defaults_first, in_display_order, in_registry_order, runs_of
 from app.text import literal
-from app.user_data import stored_top
 from explorer import maps, projection, recommend, runs, similar
 from explorer.data import Dataset
+from explorer.disagreement import stored_lists
 from explorer.errors import ExplorerError
 from explorer.protocol import Split
 from explorer.training import Run
@@ -171,7 +171,8 @@ def user_marks(split: Split, year_table: pd.DataFrame, user: int, models: Sequen
     """The user's marks: history, held-out artists and each chosen model's stored top-10 list (default setting)."""
     rows = year_table[year_table["model"].isin(models)]
     rows = in_display_order(rows).drop_duplicates("model")
-    lists = {run.model: stored_top(run, user) for run in runs_of(rows)}
+    tops = {run.model: stored_lists(run, [user])[0] for run in runs_of(rows)}  # the evaluated top-10 (-1 pads)
+    lists = {model: top[top >= 0] for model, top in tops.items()}
     history = split.train.loc[split.train["userID"] == user, "artistID"].to_numpy()
     held = split.test.loc[split.test["userID"] == user, "artistID"].to_numpy()
     return map_charts.user_marks(user, history, held, {m: lists[m] for m in models if m in lists})

@@ -176,13 +176,3 @@ def _cohort_overlap(ids: tuple, year: int, _runs: list[Run], _split: Split, _dat
 def cohort_overlap(dataset: Dataset, split: Split, chosen: Sequence[Run]) -> pd.DataFrame:
     """:func:`explorer.disagreement.cohort_overlap` of the runs (stored lists), once per runs and year."""
     return _cohort_overlap(content_ids(chosen), split.year, list(chosen), split, dataset)
-
-
-def stored_top(run: Run, user: int, n: int = 10) -> np.ndarray:
-    """The user's stored top-``n`` artist ids under ``run`` (empty when they are not one of its test users)."""
-    try:
-        row = _stored_row(run, user)
-    except KeyError:
-        return np.empty(0, dtype=np.int64)
-    top = run.lookups["top_items"][row, :n]
-    return top[top >= 0]
