@@ -15,7 +15,7 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 from app.address import query_models
-from app.state import address_keeping_data, in_display_order, model_rank
+from app.state import address_keeping_data, defaults_first, in_display_order
 from app.text import literal, web_url
 from app.user_data import BECAUSE, ModelList, cohort_overlap, hits_and_misses, merged
 from explorer.data import Dataset
@@ -51,20 +51,18 @@ def pick_settings(table: pd.DataFrame, key: str) -> pd.DataFrame:
     table = in_display_order(table)
     counts = table.groupby("model", sort=False)["setting"].nunique()
     several = [model for model, count in counts.items() if count > 1]
-    chosen = table.drop_duplicates("model")  # defaults first, else the first cached setting
+    picked: dict[str, str] = {}
     if several:
         title = f"Hyperparameter settings: each model's default, unless you pick another ({len(several)} have others)"
         with st.expander(title):
-            picked, columns = {}, st.columns(min(len(several), 4))
+            columns = st.columns(min(len(several), 4))
             for i, model in enumerate(several):
-                options = list(dict.fromkeys(table.loc[table["model"] == model, "setting"]))
+                options = defaults_first(table.loc[table["model"] == model, "setting"])
                 picked[model] = columns[i % len(columns)].selectbox(
                     model, options, key=f"{key}_{model}", help="cached hyperparameters"
                 )
-        keep = ~chosen["model"].isin(several)
-        rows = table[table["model"].isin(several) & (table["setting"] == table["model"].map(picked))]
-        chosen = pd.concat([chosen[keep], rows.drop_duplicates("model")])
-    return chosen.sort_values("model", key=model_rank, kind="stable")
+    wanted = table["model"].map(picked)  # the picked setting; none for a model with one setting
+    return table[wanted.isna() | (table["setting"] == wanted)].drop_duplicates("model")  # else defaults first
 
 
 def focus(models: Sequence[str], key: str) -> list[str]:

@@ -152,6 +152,24 @@ def test_rank_table_leaves_unrankable_cells_empty(users_app, split_2010):
     assert "None" not in " ".join(map(str, shown(element).to_numpy().ravel()))
 
 
+def test_compare_shows_the_picked_setting_of_a_model_with_several(users_app, split_2010, demo_dataset):
+    user = warm_social_user(split_2010)
+    at = open_page("pages/compare.py", year="2010", user=str(user))
+    box = at.selectbox(key=f"compare_setting_{MAPPED}")
+    assert box.options == ["defaults", "factors=8"] and box.value == "defaults"
+
+    def shown_ranks() -> list[float]:
+        return sorted(grid(at, "held-out ranks").value[MAPPED].dropna().tolist())
+
+    def ranks_of(params: dict) -> list[float]:
+        run = runs.run_for(demo_dataset, split_2010, MAPPED, params, root=users_app)  # cached: loaded, not trained
+        return sorted(run.ranks.loc[run.ranks["user"] == user, "ranks"].dropna().astype(float).tolist())
+
+    assert shown_ranks() == ranks_of({})
+    box.set_value("factors=8").run()
+    assert not at.exception and shown_ranks() == ranks_of({"factors": 8}) != ranks_of({})
+
+
 def test_users_where_a_hits_and_b_misses_open_on_compare_and_on_the_map(users_app):
     at = open_page("pages/compare.py", year="2010")
     at.selectbox(key="disagree_a").set_value("itemknn").run()
