@@ -108,10 +108,9 @@ def _background(points: pd.DataFrame, colour: str, order: Sequence[str], dimmed:
         groups = points["node"].to_numpy()
         colours = NODE_COLOURS
     else:
-        palette = tag_colours(order)
         tags = points["top_tag"].to_numpy()
         groups = np.where(np.isin(tags, list(order)) | (tags == UNTAGGED), tags, OTHER_TAGS)
-        colours = {name: palette[name] for name in [*order, OTHER_TAGS, UNTAGGED]}
+        colours = tag_colours(order)  # the tags in order, then the two catch-alls
     traces = []
     for group, group_colour in colours.items():
         rows = groups == group
